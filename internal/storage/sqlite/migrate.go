@@ -1,0 +1,84 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations is the schema history: migrations[i] takes the database from
+// version i to version i+1 (the version is PRAGMA user_version, 0 for a new
+// file). Append new steps; never edit or reorder released ones.
+var migrations = []string{
+	// 1: accounts and their SCRAM credentials (RFC 5802 §3). Only the salted
+	// keys are stored, never a password. created is Unix seconds.
+	`CREATE TABLE users (
+		username TEXT PRIMARY KEY NOT NULL,
+		created  INTEGER NOT NULL
+	) STRICT;
+	CREATE TABLE credentials (
+		username   TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+		hash       TEXT NOT NULL,
+		salt       BLOB NOT NULL,
+		iterations INTEGER NOT NULL,
+		stored_key BLOB NOT NULL,
+		server_key BLOB NOT NULL,
+		PRIMARY KEY (username, hash)
+	) STRICT, WITHOUT ROWID;`,
+}
+
+// SchemaVersionError reports a database whose schema is newer than this
+// binary knows, written by a later mote; opening it could lose data.
+type SchemaVersionError struct {
+	Have  int // version found in the database
+	Known int // newest version this binary knows
+}
+
+func (e *SchemaVersionError) Error() string {
+	return fmt.Sprintf("sqlite: database schema version %d is newer than this mote (%d)", e.Have, e.Known)
+}
+
+// migrate applies the missing migrations, each in its own IMMEDIATE
+// transaction together with the user_version bump. The version is re-read
+// inside each transaction, so two processes opening the same new file at
+// once apply every step exactly once.
+func migrate(ctx context.Context, db *sql.DB) error {
+	for {
+		done, err := migrateStep(ctx, db)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// migrateStep applies the next migration, if any; done reports that the
+// schema was already current.
+func migrateStep(ctx context.Context, db *sql.DB) (done bool, err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	defer tx.Rollback()
+
+	var v int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return false, fmt.Errorf("sqlite: migrate: read schema version: %w", err)
+	}
+	switch {
+	case v > len(migrations):
+		return false, &SchemaVersionError{Have: v, Known: len(migrations)}
+	case v == len(migrations):
+		return true, nil
+	}
+	if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+		return false, fmt.Errorf("sqlite: migrate to version %d: %w", v+1, err)
+	}
+	// PRAGMA takes no bound parameters; v+1 is an integer we computed.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+		return false, fmt.Errorf("sqlite: migrate to version %d: %w", v+1, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("sqlite: migrate to version %d: %w", v+1, err)
+	}
+	return false, nil
+}

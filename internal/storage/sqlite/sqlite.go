@@ -1,0 +1,179 @@
+// Package sqlite is mote's embedded storage backend: one SQLite database file
+// accessed through modernc.org/sqlite, a pure-Go build of SQLite, so the
+// server stays a single static binary.
+//
+// # Concurrency
+//
+// The database runs in WAL mode, so readers never block the writer and the
+// writer never blocks readers. SQLite admits one writer at a time per file;
+// a Store therefore keeps two connection pools:
+//
+//   - a writer pool of exactly one connection, whose transactions begin
+//     IMMEDIATE (they take the write lock at BEGIN, so a transaction that
+//     reads and then writes can never fail half-way with SQLITE_BUSY);
+//     in-process writers queue in database/sql instead of spinning in
+//     SQLite's busy handler;
+//   - a reader pool of several query-only connections.
+//
+// Other processes on the same file (for example `mote user add` while the
+// server runs) are serialised by SQLite's file locks; busy_timeout makes a
+// writer wait up to five seconds for the lock instead of failing at once
+// with "database is locked".
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/mote-xmpp/mote/internal/storage"
+)
+
+// driverName is the database/sql driver name modernc.org/sqlite registers.
+const driverName = "sqlite"
+
+// busyTimeoutMillis is how long a connection waits for a lock held by
+// another connection or process before reporting SQLITE_BUSY.
+const busyTimeoutMillis = 5000
+
+// Pragmas every connection gets, applied by the driver as each pooled
+// connection is opened (see https://www.sqlite.org/pragma.html):
+//
+//   - busy_timeout: wait for locks instead of failing at once (the driver
+//     applies it first, so the pragmas after it wait too);
+//   - foreign_keys: SQLite leaves them off by default, per connection; the
+//     schema relies on ON DELETE CASCADE;
+//   - journal_mode=WAL (writer only; the mode is persistent in the file):
+//     concurrent readers with one writer, across processes;
+//   - synchronous=NORMAL (writer only): in WAL mode this never corrupts the
+//     database; a commit is durable against a crash of the process, and only
+//     the last transactions before a power loss or OS crash may be rolled
+//     back (https://www.sqlite.org/pragma.html#pragma_synchronous);
+//   - query_only (readers only): a write through the reader pool is a bug
+//     and fails instead of competing with the writer.
+var (
+	commonPragmas = []string{
+		fmt.Sprintf("busy_timeout(%d)", busyTimeoutMillis),
+		"foreign_keys(1)",
+	}
+	writerPragmas = []string{"journal_mode(WAL)", "synchronous(NORMAL)"}
+	readerPragmas = []string{"query_only(1)"}
+)
+
+// Store is an opened SQLite database. It is safe for concurrent use.
+type Store struct {
+	w     *sql.DB // writer pool: one connection, BEGIN IMMEDIATE
+	r     *sql.DB // reader pool: query-only connections
+	users users
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database file at path and brings its
+// schema up to date. The parent directory must already exist. A database
+// written by a newer mote, with a schema version this binary does not know,
+// is refused with a *SchemaVersionError.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		fi, err := os.Stat(dir)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: database directory: %w", path, err)
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("sqlite: open %s: %s is not a directory", path, dir)
+		}
+	}
+
+	w, err := sql.Open(driverName, dsn(path, true))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, err
+	}
+
+	r, err := sql.Open(driverName, dsn(path, false))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	if err := r.PingContext(ctx); err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+
+	s := &Store{w: w, r: r}
+	s.users = users{s: s}
+	return s, nil
+}
+
+// dsn returns the modernc.org/sqlite data source name for the file at path:
+// a "file:" URI (https://www.sqlite.org/uri.html) followed by the driver's
+// _pragma and _txlock parameters, which it applies to every new connection.
+func dsn(path string, writer bool) string {
+	params := []string{}
+	pragmas := append([]string(nil), commonPragmas...)
+	if writer {
+		pragmas = append(pragmas, writerPragmas...)
+		params = append(params, "_txlock=immediate")
+	} else {
+		pragmas = append(pragmas, readerPragmas...)
+	}
+	for _, p := range pragmas {
+		params = append(params, "_pragma="+p)
+	}
+	return "file:" + uriPath(path) + "?" + strings.Join(params, "&")
+}
+
+// uriPath escapes the characters that would end or corrupt the path part of
+// an SQLite URI filename; SQLite percent-decodes the path again.
+func uriPath(path string) string {
+	path = filepath.ToSlash(path)
+	return strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
+}
+
+// Users returns the account store.
+func (s *Store) Users() storage.Users { return &s.users }
+
+// Close closes both connection pools. The WAL is checkpointed by SQLite when
+// the last connection to the file closes.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// write runs fn in a writer transaction (BEGIN IMMEDIATE) and commits it if
+// fn returns nil. fn must use only tx: the writer pool has one connection.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}

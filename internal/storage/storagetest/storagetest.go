@@ -1,0 +1,28 @@
+// Package storagetest is the conformance suite every storage backend must
+// pass. It is written only against the interfaces in package storage, so
+// each backend runs the same tests from its own _test.go file:
+//
+//	func TestConformance(t *testing.T) {
+//		storagetest.Run(t, func(t *testing.T) storage.Store {
+//			s := openFreshStore(t)
+//			t.Cleanup(func() { s.Close() })
+//			return s
+//		})
+//	}
+package storagetest
+
+import (
+	"testing"
+
+	"github.com/mote-xmpp/mote/internal/storage"
+)
+
+// Opener returns a fresh, empty store for one test and registers its
+// cleanup (closing the store, removing its data) with t.Cleanup. The suite
+// calls it once per subtest, never from two goroutines at once.
+type Opener = func(t *testing.T) storage.Store
+
+// Run runs every conformance suite against the backend as subtests.
+func Run(t *testing.T, open Opener) {
+	t.Run("Users", func(t *testing.T) { TestUsers(t, open) })
+}
