@@ -1,0 +1,248 @@
+// Package config is mote's typed configuration: defaults in code, a strict
+// YAML decode (unknown keys are errors), and validation.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration tree. The zero value is not usable;
+// start from Default.
+type Config struct {
+	// Domain is the XMPP domain this server hosts (RFC 7622 domainpart).
+	Domain string `yaml:"domain"`
+	// DataDir holds the generated certificate, the server secret and the
+	// embedded database.
+	DataDir string      `yaml:"data_dir"`
+	Log     LogConfig   `yaml:"log"`
+	TLS     TLSConfig   `yaml:"tls"`
+	C2S     C2SConfig   `yaml:"c2s"`
+	Storage Storage     `yaml:"storage"`
+	Modules ModulesTree `yaml:"modules"`
+}
+
+// LogConfig selects the log level and format.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// TLSConfig names the certificate. When both files are empty a self-signed
+// certificate for Domain is generated into DataDir on first start.
+type TLSConfig struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// C2SConfig configures client-to-server connections.
+type C2SConfig struct {
+	// Listen is the address of the STARTTLS listener (RFC 6120 §5); empty
+	// disables it.
+	Listen string `yaml:"listen"`
+	// DirectTLSListen is the address of the direct TLS listener (XEP-0368);
+	// empty disables it.
+	DirectTLSListen string `yaml:"direct_tls_listen"`
+	// RequireTLS refuses authentication before STARTTLS (RFC 6120 §5.3.1).
+	RequireTLS bool `yaml:"require_tls"`
+	// AllowPLAIN offers SASL PLAIN (RFC 4616), always only over TLS.
+	AllowPLAIN bool `yaml:"allow_plain"`
+	// MaxSessionsPerAccount caps concurrently bound resources of one account
+	// (RFC 6120 §7.6.2.1 resource-constraint).
+	MaxSessionsPerAccount int `yaml:"max_sessions_per_account"`
+	// MaxAuthFailures is how many failed SASL attempts a stream gets before
+	// it is closed.
+	MaxAuthFailures int `yaml:"max_auth_failures"`
+	// TLSHandshakeTimeout bounds the TLS handshake.
+	TLSHandshakeTimeout time.Duration `yaml:"tls_handshake_timeout"`
+	// StepTimeout bounds each negotiation step (stream header, STARTTLS,
+	// each SASL round trip, bind).
+	StepTimeout time.Duration `yaml:"step_timeout"`
+	// BindTimeout bounds the total time from accept to resource binding.
+	BindTimeout time.Duration `yaml:"bind_timeout"`
+	// WriteTimeout bounds one socket write; a peer that does not read for
+	// that long is disconnected.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// MaxStanzaBytesPreAuth and MaxStanzaBytes limit one top-level element
+	// before and after authentication.
+	MaxStanzaBytesPreAuth int `yaml:"max_stanza_bytes_pre_auth"`
+	MaxStanzaBytes        int `yaml:"max_stanza_bytes"`
+	// OutboundQueue is how many stanzas may wait for one session's writer;
+	// a session whose queue overflows is a slow consumer and is closed.
+	OutboundQueue int `yaml:"outbound_queue"`
+	// ShutdownTimeout bounds a graceful stop.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Storage selects the backend.
+type Storage struct {
+	// Driver is "sqlite" (embedded, the default).
+	Driver string `yaml:"driver"`
+	// Path of the SQLite database; relative paths are under DataDir.
+	Path string `yaml:"path"`
+}
+
+// ModulesTree holds each module's raw section; each module decodes its own
+// section strictly (see DecodeModule).
+type ModulesTree map[string]yaml.Node
+
+// Default returns the built-in configuration: what `mote serve` runs with
+// no config file.
+func Default() *Config {
+	return &Config{
+		Domain:  "localhost",
+		DataDir: "mote-data",
+		Log:     LogConfig{Level: "info", Format: "text"},
+		C2S: C2SConfig{
+			Listen:                ":5222",
+			DirectTLSListen:       ":5223",
+			RequireTLS:            true,
+			AllowPLAIN:            true,
+			MaxSessionsPerAccount: 16,
+			MaxAuthFailures:       5,
+			TLSHandshakeTimeout:   10 * time.Second,
+			StepTimeout:           30 * time.Second,
+			BindTimeout:           60 * time.Second,
+			WriteTimeout:          30 * time.Second,
+			MaxStanzaBytesPreAuth: 10 << 10,
+			MaxStanzaBytes:        256 << 10,
+			OutboundQueue:         4096,
+			ShutdownTimeout:       8 * time.Second,
+		},
+		Storage: Storage{Driver: "sqlite", Path: "mote.db"},
+	}
+}
+
+// Load reads the YAML file at path over the defaults. An empty path
+// returns the defaults.
+func Load(path string) (*Config, error) {
+	c := Default()
+	if path == "" {
+		return c, c.Validate()
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	if err := c.Decode(f); err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	return c, c.Validate()
+}
+
+// Decode decodes YAML from r over c, strictly: unknown keys are errors.
+func (c *Config) Decode(r io.Reader) error {
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// DecodeModule decodes the section of module name strictly into v, which
+// holds the module's defaults. A missing section leaves v unchanged.
+func (c *Config) DecodeModule(name string, v any) error {
+	n, ok := c.Modules[name]
+	if !ok {
+		return nil
+	}
+	// yaml.Node.Decode has no strict mode: round-trip through a strict
+	// decoder so that a typo in a module's section is an error too.
+	raw, err := yaml.Marshal(&n)
+	if err != nil {
+		return fmt.Errorf("config: modules.%s: %w", name, err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config: modules.%s: %w", name, err)
+	}
+	return nil
+}
+
+// Validate reports the first invalid setting.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Domain == "" {
+		errs = append(errs, errors.New("domain must be set"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir must be set"))
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		errs = append(errs, errors.New("tls: cert_file and key_file go together"))
+	}
+	for _, a := range []struct{ name, addr string }{
+		{"c2s.listen", c.C2S.Listen}, {"c2s.direct_tls_listen", c.C2S.DirectTLSListen},
+	} {
+		if a.addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", a.name, err))
+		}
+	}
+	if c.C2S.Listen == "" && c.C2S.DirectTLSListen == "" {
+		errs = append(errs, errors.New("c2s: at least one of listen and direct_tls_listen must be set"))
+	}
+	positive := []struct {
+		name string
+		v    int64
+	}{
+		{"c2s.max_sessions_per_account", int64(c.C2S.MaxSessionsPerAccount)},
+		{"c2s.max_auth_failures", int64(c.C2S.MaxAuthFailures)},
+		{"c2s.tls_handshake_timeout", int64(c.C2S.TLSHandshakeTimeout)},
+		{"c2s.step_timeout", int64(c.C2S.StepTimeout)},
+		{"c2s.bind_timeout", int64(c.C2S.BindTimeout)},
+		{"c2s.write_timeout", int64(c.C2S.WriteTimeout)},
+		{"c2s.max_stanza_bytes_pre_auth", int64(c.C2S.MaxStanzaBytesPreAuth)},
+		{"c2s.max_stanza_bytes", int64(c.C2S.MaxStanzaBytes)},
+		{"c2s.outbound_queue", int64(c.C2S.OutboundQueue)},
+		{"c2s.shutdown_timeout", int64(c.C2S.ShutdownTimeout)},
+	}
+	for _, p := range positive {
+		if p.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive", p.name))
+		}
+	}
+	if c.C2S.MaxStanzaBytesPreAuth > c.C2S.MaxStanzaBytes {
+		errs = append(errs, errors.New("c2s.max_stanza_bytes_pre_auth must not exceed c2s.max_stanza_bytes"))
+	}
+	switch c.Storage.Driver {
+	case "sqlite":
+	default:
+		errs = append(errs, fmt.Errorf("storage.driver %q is not supported (sqlite)", c.Storage.Driver))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level %q: want debug, info, warn or error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format %q: want text or json", c.Log.Format))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// Path resolves p against DataDir unless it is absolute.
+func (c *Config) Path(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.DataDir, p)
+}

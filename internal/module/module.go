@@ -1,0 +1,145 @@
+// Package module is mote's extension point: a Module registers IQ, message
+// and presence handlers, disco features and hooks through a narrow Host
+// handle (DESIGN.md §4).
+package module
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/mote-xmpp/mote/internal/config"
+	"github.com/mote-xmpp/mote/internal/storage"
+	"github.com/mote-xmpp/mote/jid"
+	"github.com/mote-xmpp/mote/stanza"
+)
+
+// XEP names one protocol extension a module implements, for the generated
+// compliance table.
+type XEP struct {
+	Number  int
+	Version string
+	Status  string // "complete" or "partial: <what is left>"
+}
+
+// Info describes a module.
+type Info struct {
+	Name     string   // config key and log attribute, e.g. "ping"
+	XEPs     []XEP    // implemented extensions
+	Requires []string // names of modules that must be enabled too
+}
+
+// Module is one feature of the server.
+//
+// Start is called once, in table order, before the server accepts
+// connections; it registers everything through h and must not keep h for
+// registration after it returns (registration is closed then). Stop is
+// called in reverse order at shutdown.
+type Module interface {
+	Info() Info
+	Start(ctx context.Context, h Host) error
+	Stop(ctx context.Context) error
+}
+
+// Target says whom an IQ is addressed to (RFC 6120 §10.3.3, §10.5.3.1).
+type Target uint8
+
+// IQ targets.
+const (
+	// ToServer: the server's own domain JID.
+	ToServer Target = iota + 1
+	// ToAccount: the bare JID of a local account, or no 'to' at all (the
+	// server answers on behalf of the sender's account).
+	ToAccount
+)
+
+// IQHandler handles an IQ request of type get or set.
+//
+// It returns the payload of the result (nil for an empty result) or an
+// error: a stanza.Error becomes an error reply with that condition, any
+// other error is logged and becomes internal-server-error. The mux sends
+// exactly one reply per request; a handler never replies itself. The
+// request's from is the authenticated full JID of the sender, its to is
+// normalised. A handler must not block on another session's socket.
+type IQHandler interface {
+	HandleIQ(ctx context.Context, iq *stanza.Element) (*stanza.Element, error)
+}
+
+// IQHandlerFunc adapts a function to IQHandler.
+type IQHandlerFunc func(ctx context.Context, iq *stanza.Element) (*stanza.Element, error)
+
+// HandleIQ calls f.
+func (f IQHandlerFunc) HandleIQ(ctx context.Context, iq *stanza.Element) (*stanza.Element, error) {
+	return f(ctx, iq)
+}
+
+// Session is the view of a bound client session that modules get.
+type Session interface {
+	JID() jid.JID
+	// Send queues st for this session's writer; it never blocks. It
+	// reports false when the session is closed or its queue is full.
+	Send(st *stanza.Element) bool
+	// Close ends the session with a stream error (nil: a clean close).
+	Close(err *stanza.StreamError)
+}
+
+// SessionHook runs when a session is bound or ends. It must not block.
+type SessionHook func(ctx context.Context, s Session)
+
+// IdleHook runs when a session has sent nothing for the configured idle
+// interval. It must not block.
+type IdleHook func(ctx context.Context, s Session)
+
+// IQResultFunc receives the reply to an IQ sent with Host.SendIQ, or a
+// nil reply with a stanza.Error of remote-server-timeout when none came in
+// time.
+type IQResultFunc func(reply *stanza.Element, err error)
+
+// Host is a module's handle on the server. Registration methods panic on a
+// wiring mistake (nil or duplicate handler) and after Start returned.
+type Host interface {
+	// Domain is the served XMPP domain.
+	Domain() jid.JID
+	// Logger is tagged with the module name.
+	Logger() *slog.Logger
+	// Config decodes this module's section of the config strictly into v,
+	// which holds the module's defaults.
+	Config(v any) error
+	// Storage is the opened backend.
+	Storage() storage.Store
+
+	// HandleIQ registers h for IQs of type typ (get or set) whose payload
+	// is {ns}local, addressed to t.
+	HandleIQ(t Target, typ, ns, local string, h IQHandler)
+	// AddFeature adds a service discovery feature var of the server
+	// (XEP-0030 §3.1).
+	AddFeature(t Target, feature string)
+	// AddIdentity adds a service discovery identity of the server.
+	AddIdentity(category, typ, name string)
+
+	// OnSessionBound and OnSessionEnd add hooks run in ascending priority.
+	OnSessionBound(priority int, h SessionHook)
+	OnSessionEnd(priority int, h SessionHook)
+	// OnIdle sets the hook run for a session that has sent nothing for
+	// the duration after; at most one module may set it.
+	OnIdle(after time.Duration, h IdleHook)
+
+	// Route sends a stanza from the server (from is set by the caller).
+	Route(ctx context.Context, st *stanza.Element)
+	// SendIQ sends an IQ get/set from the server and calls f once with the
+	// reply, or with an error when none arrives within the timeout.
+	SendIQ(ctx context.Context, iq *stanza.Element, f IQResultFunc)
+
+	// Features and Identities return what modules added, for disco.
+	Features(t Target) []string
+	Identities() []Identity
+	// Modules lists the enabled modules' Info, for disco and compliance.
+	Modules() []Info
+	// ServerConfig is the server's configuration, read-only.
+	ServerConfig() *config.Config
+}
+
+// Identity is a service discovery identity (XEP-0030 §3.1).
+type Identity struct {
+	Category, Type, Name string
+}

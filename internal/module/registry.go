@@ -1,0 +1,223 @@
+package module
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/mote-xmpp/mote/internal/config"
+	"github.com/mote-xmpp/mote/internal/storage"
+	"github.com/mote-xmpp/mote/jid"
+	"github.com/mote-xmpp/mote/stanza"
+)
+
+type iqKey struct {
+	target Target
+	typ    string
+	ns     string
+	local  string
+}
+
+type prioritized[T any] struct {
+	priority int
+	seq      int
+	fn       T
+}
+
+// Registry holds every registration made by modules: the IQ mux, disco
+// features and identities, and hooks. It is written only while modules
+// start (single goroutine) and sealed before the server accepts
+// connections; after that it is read without locks.
+type Registry struct {
+	sealed     atomic.Bool
+	iq         map[iqKey]IQHandler
+	features   map[Target][]string
+	identities []Identity
+	bound      []prioritized[SessionHook]
+	end        []prioritized[SessionHook]
+	idle       IdleHook
+	idleAfter  time.Duration
+	infos      []Info
+	seq        int
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{iq: make(map[iqKey]IQHandler), features: make(map[Target][]string)}
+}
+
+// Seal closes registration; later registrations panic.
+func (r *Registry) Seal() {
+	sortHooks(r.bound)
+	sortHooks(r.end)
+	for t := range r.features {
+		slices.Sort(r.features[t])
+	}
+	r.sealed.Store(true)
+}
+
+func sortHooks[T any](h []prioritized[T]) {
+	sort.SliceStable(h, func(i, j int) bool {
+		if h[i].priority != h[j].priority {
+			return h[i].priority < h[j].priority
+		}
+		return h[i].seq < h[j].seq
+	})
+}
+
+func (r *Registry) mustOpen(what string) {
+	if r.sealed.Load() {
+		panic("module: " + what + " after start")
+	}
+}
+
+// IQHandler returns the handler for an IQ request, or nil: one map lookup.
+func (r *Registry) IQHandler(t Target, typ, ns, local string) IQHandler {
+	return r.iq[iqKey{t, typ, ns, local}]
+}
+
+// SessionBound runs the session-bound hooks in priority order.
+func (r *Registry) SessionBound(ctx context.Context, s Session) {
+	for _, h := range r.bound {
+		h.fn(ctx, s)
+	}
+}
+
+// SessionEnd runs the session-end hooks in priority order.
+func (r *Registry) SessionEnd(ctx context.Context, s Session) {
+	for _, h := range r.end {
+		h.fn(ctx, s)
+	}
+}
+
+// Idle returns the idle hook (nil when none) and after how long a silent
+// session counts as idle.
+func (r *Registry) Idle() (IdleHook, time.Duration) { return r.idle, r.idleAfter }
+
+// Features returns the disco features registered for t, sorted.
+func (r *Registry) Features(t Target) []string { return r.features[t] }
+
+// Identities returns the registered disco identities.
+func (r *Registry) Identities() []Identity { return r.identities }
+
+// Modules returns the Info of every started module in start order.
+func (r *Registry) Modules() []Info { return r.infos }
+
+// Router is what a Host needs from the router.
+type Router interface {
+	Route(ctx context.Context, st *stanza.Element)
+	SendIQ(ctx context.Context, iq *stanza.Element, f IQResultFunc)
+}
+
+// Deps are the collaborators every Host shares.
+type Deps struct {
+	Domain jid.JID
+	Logger *slog.Logger
+	Config *config.Config
+	Store  storage.Store
+	Router Router
+}
+
+// NewHost returns the Host handed to module m's Start.
+func (r *Registry) NewHost(m Module, d Deps) Host {
+	info := m.Info()
+	if info.Name == "" {
+		panic("module: module without a name")
+	}
+	for _, i := range r.infos {
+		if i.Name == info.Name {
+			panic("module: duplicate module " + info.Name)
+		}
+	}
+	r.infos = append(r.infos, info)
+	return &host{reg: r, name: info.Name, deps: d, log: d.Logger.With("module", info.Name)}
+}
+
+type host struct {
+	reg  *Registry
+	name string
+	deps Deps
+	log  *slog.Logger
+}
+
+var _ Host = (*host)(nil)
+
+func (h *host) Domain() jid.JID              { return h.deps.Domain }
+func (h *host) Logger() *slog.Logger         { return h.log }
+func (h *host) Storage() storage.Store       { return h.deps.Store }
+func (h *host) ServerConfig() *config.Config { return h.deps.Config }
+func (h *host) Config(v any) error           { return h.deps.Config.DecodeModule(h.name, v) }
+func (h *host) Features(t Target) []string   { return h.reg.Features(t) }
+func (h *host) Identities() []Identity       { return h.reg.Identities() }
+func (h *host) Modules() []Info              { return h.reg.Modules() }
+
+func (h *host) Route(ctx context.Context, st *stanza.Element) { h.deps.Router.Route(ctx, st) }
+
+func (h *host) SendIQ(ctx context.Context, iq *stanza.Element, f IQResultFunc) {
+	h.deps.Router.SendIQ(ctx, iq, f)
+}
+
+func (h *host) HandleIQ(t Target, typ, ns, local string, hd IQHandler) {
+	h.reg.mustOpen("HandleIQ")
+	if hd == nil {
+		panic("module: nil IQ handler from " + h.name)
+	}
+	if typ != stanza.TypeGet && typ != stanza.TypeSet {
+		panic(fmt.Sprintf("module: %s: IQ handler type %q is not get or set", h.name, typ))
+	}
+	if t != ToServer && t != ToAccount {
+		panic("module: " + h.name + ": invalid IQ target")
+	}
+	k := iqKey{t, typ, ns, local}
+	if _, dup := h.reg.iq[k]; dup {
+		panic(fmt.Sprintf("module: %s: duplicate IQ handler for %s {%s}%s", h.name, typ, ns, local))
+	}
+	h.reg.iq[k] = hd
+}
+
+func (h *host) AddFeature(t Target, feature string) {
+	h.reg.mustOpen("AddFeature")
+	if slices.Contains(h.reg.features[t], feature) {
+		panic("module: " + h.name + ": duplicate feature " + feature)
+	}
+	h.reg.features[t] = append(h.reg.features[t], feature)
+}
+
+func (h *host) AddIdentity(category, typ, name string) {
+	h.reg.mustOpen("AddIdentity")
+	h.reg.identities = append(h.reg.identities, Identity{category, typ, name})
+}
+
+func (h *host) OnSessionBound(priority int, hk SessionHook) {
+	h.reg.mustOpen("OnSessionBound")
+	if hk == nil {
+		panic("module: nil hook from " + h.name)
+	}
+	h.reg.seq++
+	h.reg.bound = append(h.reg.bound, prioritized[SessionHook]{priority, h.reg.seq, hk})
+}
+
+func (h *host) OnSessionEnd(priority int, hk SessionHook) {
+	h.reg.mustOpen("OnSessionEnd")
+	if hk == nil {
+		panic("module: nil hook from " + h.name)
+	}
+	h.reg.seq++
+	h.reg.end = append(h.reg.end, prioritized[SessionHook]{priority, h.reg.seq, hk})
+}
+
+func (h *host) OnIdle(after time.Duration, hk IdleHook) {
+	h.reg.mustOpen("OnIdle")
+	if hk == nil || after <= 0 {
+		panic("module: nil idle hook or non-positive interval from " + h.name)
+	}
+	if h.reg.idle != nil {
+		panic("module: " + h.name + ": idle hook already set")
+	}
+	h.reg.idle = hk
+	h.reg.idleAfter = after
+}
