@@ -20,6 +20,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"strings"
 
 	"github.com/mote-xmpp/mote/internal/storage"
@@ -101,6 +102,10 @@ type Config struct {
 	AllowPLAIN bool
 }
 
+// ErrUnsupportedChannelBinding is the cause (Failure.Err) of a failure
+// for a channel-binding type this connection cannot offer.
+var ErrUnsupportedChannelBinding = errors.New("auth: unsupported channel-binding type")
+
 // ConnInfo describes the connection a SASL exchange runs on.
 type ConnInfo struct {
 	// TLS is the state of the connection's TLS session; nil before TLS.
@@ -113,6 +118,13 @@ type ConnInfo struct {
 	// Domain is the domain the stream is for; an authorization identity of
 	// user@Domain names the authenticated user (RFC 6120 §6.4.6).
 	Domain string
+	// PlusUnsupported is set when the client already tried a -PLUS
+	// mechanism on this stream with a channel-binding type we do not
+	// support (for example tls-unique on TLS 1.3, as clients without
+	// XEP-0440 do). Such a client has seen our -PLUS mechanisms, so no
+	// downgrade happened, and its later gs2 flag "y" (RFC 5802 §6) is
+	// accepted instead of being taken for one.
+	PlusUnsupported bool
 }
 
 // Server starts SASL exchanges for client connections.

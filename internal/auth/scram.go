@@ -106,14 +106,14 @@ func (e *scramExchange) first(ctx context.Context, msg string) (string, error) {
 		return "", failf(MalformedRequest, "-PLUS requires channel binding")
 	case !e.plus && h.flag == "p":
 		return "", failf(MalformedRequest, "channel binding requires a -PLUS mechanism")
-	case h.flag == "y" && len(e.s.ChannelBindings(e.conn)) > 0:
+	case h.flag == "y" && len(e.s.ChannelBindings(e.conn)) > 0 && !e.conn.PlusUnsupported:
 		return "", failf(NotAuthorized, "channel binding is supported: possible downgrade")
 	case h.flag == "p":
 		var ok bool
 		if cb, ok = channelBinding(e.conn, h.cbType); !ok {
 			// XEP-0440 leaves this error unspecified; Prosody also answers
 			// malformed-request.
-			return "", failf(MalformedRequest, "unsupported channel binding type")
+			return "", &Failure{Condition: MalformedRequest, Text: "unsupported channel binding type", Err: ErrUnsupportedChannelBinding}
 		}
 	}
 	local, err := e.s.normalize(h.username)

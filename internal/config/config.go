@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/mote-xmpp/mote/jid"
 )
 
 // Config is the whole configuration tree. The zero value is not usable;
@@ -173,8 +175,10 @@ func (c *Config) DecodeModule(name string, v any) error {
 // Validate reports the first invalid setting.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.Domain == "" {
-		errs = append(errs, errors.New("domain must be set"))
+	if d, err := jid.NormalizeDomain(c.Domain); err != nil {
+		errs = append(errs, fmt.Errorf("domain %q: %w", c.Domain, err))
+	} else if d != c.Domain {
+		errs = append(errs, fmt.Errorf("domain %q: write it in normalised form %q", c.Domain, d))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir must be set"))

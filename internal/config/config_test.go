@@ -46,6 +46,8 @@ func TestStrict(t *testing.T) {
 		{"invalid value", "c2s:\n  outbound_queue: 0\n", "outbound_queue must be positive"},
 		{"bad address", "c2s:\n  listen: nope\n", "c2s.listen"},
 		{"bad driver", "storage:\n  driver: mysql\n", "not supported"},
+		{"bad domain", "domain: 'a b'\n", "domain"},
+		{"unnormalised domain", "domain: Example.COM\n", "normalised form \"example.com\""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -30,8 +30,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/mote-xmpp/mote/internal/storage"
 )
@@ -94,16 +96,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		}
 	}
 
-	w, err := sql.Open(driverName, dsn(path, true))
+	w, err := openWriter(ctx, path)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
-	if err := w.PingContext(ctx); err != nil {
-		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	if err := migrate(ctx, w); err != nil {
@@ -133,6 +127,38 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // dsn returns the modernc.org/sqlite data source name for the file at path:
 // a "file:" URI (https://www.sqlite.org/uri.html) followed by the driver's
 // _pragma and _txlock parameters, which it applies to every new connection.
+// openWriter opens the single-connection writer pool. Switching a new
+// database to WAL takes an exclusive lock for which SQLite does not always
+// call the busy handler, so a concurrent first open (server and CLI started
+// together) can see SQLITE_BUSY at once: retry for the busy timeout.
+func openWriter(ctx context.Context, path string) (*sql.DB, error) {
+	deadline := time.Now().Add(busyTimeoutMillis * time.Millisecond)
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		w, err := sql.Open(driverName, dsn(path, true))
+		if err != nil {
+			return nil, err
+		}
+		w.SetMaxOpenConns(1)
+		w.SetMaxIdleConns(1)
+		w.SetConnMaxLifetime(0)
+		w.SetConnMaxIdleTime(0)
+		err = w.PingContext(ctx)
+		if err == nil {
+			return w, nil
+		}
+		w.Close()
+		var se *sqlite.Error
+		if !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
 func dsn(path string, writer bool) string {
 	params := []string{}
 	pragmas := append([]string(nil), commonPragmas...)

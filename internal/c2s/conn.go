@@ -1,0 +1,379 @@
+package c2s
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mote-xmpp/mote/internal/session"
+	"github.com/mote-xmpp/mote/internal/xmlstream"
+	"github.com/mote-xmpp/mote/jid"
+	"github.com/mote-xmpp/mote/stanza"
+)
+
+// Conn is one client connection.
+type Conn struct {
+	srv       *Server
+	nc        net.Conn  // the socket; closed exactly once by finish
+	conn      net.Conn  // what is read and written: nc, or the TLS layer over it
+	tlsConn   *tls.Conn // nil until TLS is up
+	directTLS bool
+	dec       *xmlstream.Decoder
+	log       *slog.Logger
+	ctx       context.Context
+	cancel    context.CancelFunc
+
+	// Negotiation state, owned by the reader goroutine.
+	streamID      string
+	authenticated bool
+	username      string
+	authFailures  int
+	peerClosed    bool // the peer closed its stream or socket: no linger needed
+	// plusUnsupported: the client tried a channel-binding type we lack
+	// (see auth.ConnInfo.PlusUnsupported).
+	plusUnsupported bool
+	bindDeadline    time.Time
+
+	// Bound state: written once by the reader before the session is
+	// published in the registry, read-only afterwards.
+	jid  jid.JID
+	sess *session.Session
+
+	lastRead  atomic.Int64 // unix nanoseconds of the last byte read
+	idleTimer *time.Timer  // nil until bound and an idle hook exists
+
+	// Write side. wmu guards everything below it.
+	wmu        sync.Mutex
+	queue      []*stanza.Element
+	spare      []*stanza.Element // recycled queue backing array
+	writing    bool              // a writer goroutine is running
+	closing    bool              // no more stanzas are accepted
+	closeErr   *stanza.StreamError
+	streamOpen bool // our stream header was sent
+	closed     bool // our closing tag was sent or the socket is dead
+	wwg        sync.WaitGroup
+}
+
+func newConn(s *Server, nc net.Conn, directTLS bool) *Conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Conn{srv: s, nc: nc, conn: nc, directTLS: directTLS, ctx: ctx, cancel: cancel,
+		log: s.log.With("remote", nc.RemoteAddr().String())}
+	c.lastRead.Store(time.Now().UnixNano())
+	return c
+}
+
+// serve runs the connection's reader goroutine to the end.
+func (c *Conn) serve() {
+	defer c.finish()
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("connection panicked", "panic", r)
+			c.fail(&stanza.StreamError{Condition: stanza.StreamInternalServerError})
+		}
+	}()
+	c.bindDeadline = time.Now().Add(c.srv.cfg.C2S.BindTimeout)
+	if c.directTLS {
+		if err := c.handshake(); err != nil {
+			c.log.Debug("tls handshake failed", "err", err)
+			return
+		}
+	}
+	c.dec = xmlstream.NewDecoder(activityReader{c}, c.srv.preAuth)
+	if err := c.negotiate(); err != nil {
+		c.handleReadError(err)
+		return
+	}
+	if err := c.readStanzas(); err != nil {
+		c.handleReadError(err)
+	}
+}
+
+// activityReader reads from the connection and notes when bytes arrived,
+// for idle detection without a read deadline per stanza.
+type activityReader struct{ c *Conn }
+
+func (r activityReader) Read(p []byte) (int, error) {
+	n, err := r.c.conn.Read(p)
+	if n > 0 {
+		r.c.lastRead.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// handleReadError turns what ended the read loop into the right stream
+// error, or a quiet close.
+func (c *Conn) handleReadError(err error) {
+	var se *stanza.StreamError
+	var xe *xmlstream.Error
+	var ne net.Error
+	switch {
+	case errors.Is(err, errStreamClosed):
+		c.peerClosed = true
+		c.closeStream(nil)
+	case errors.As(err, &se):
+		c.fail(se)
+	case errors.As(err, &xe):
+		c.fail(xe.StreamError())
+	case errors.As(err, &ne) && ne.Timeout():
+		if !c.isClosing() {
+			c.fail(&stanza.StreamError{Condition: stanza.StreamConnectionTimeout})
+		}
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, io.ErrUnexpectedEOF):
+		c.peerClosed = true
+	default:
+		c.log.Debug("read failed", "err", err)
+	}
+}
+
+// errStreamClosed reports that the peer sent its closing stream tag.
+var errStreamClosed = errors.New("c2s: stream closed by peer")
+
+// fail sends a stream error and closes the stream (RFC 6120 §4.9.1.1). If
+// no stream header was sent yet, one is sent first (§4.9.1.2).
+func (c *Conn) fail(se *stanza.StreamError) {
+	c.log.Debug("stream error", "condition", se.Condition, "text", se.Text)
+	c.closeStream(se)
+}
+
+// closeStream asks the writer to send what is queued, the optional stream
+// error and our closing tag. It is called by the reader goroutine, which
+// then returns and waits for the writer in finish.
+func (c *Conn) closeStream(se *stanza.StreamError) {
+	c.wmu.Lock()
+	c.closing = true
+	if c.closeErr == nil {
+		c.closeErr = se
+	}
+	c.startWriterLocked()
+	c.wmu.Unlock()
+}
+
+func (c *Conn) isClosing() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.closing
+}
+
+// startWriterLocked starts the writer goroutine unless it runs. c.wmu must
+// be held.
+func (c *Conn) startWriterLocked() {
+	if c.writing || c.closed {
+		return
+	}
+	c.writing = true
+	c.wwg.Add(1)
+	go c.writeLoop()
+}
+
+// Close ends the connection with a stream error (nil: a clean close). It
+// never blocks on the peer: the writer sends what is queued, the error and
+// the closing tag, and a short read deadline then wakes the reader.
+func (c *Conn) Close(se *stanza.StreamError) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closing {
+		return
+	}
+	c.closing = true
+	c.closeErr = se
+	c.startWriterLocked()
+}
+
+// finish runs when the reader ends: it unbinds the session, runs the
+// session-end hooks, lets the writer finish the close sequence and
+// releases the socket.
+func (c *Conn) finish() {
+	if c.sess != nil {
+		c.srv.cfg.Sessions.Unbind(c.sess)
+	}
+	c.wmu.Lock()
+	c.closing = true
+	c.startWriterLocked()
+	c.wmu.Unlock()
+	if c.idleTimer != nil {
+		c.idleTimer.Stop()
+	}
+	if c.sess != nil {
+		c.srv.cfg.Modules.SessionEnd(c.ctx, c.sess)
+	}
+	c.wwg.Wait() // bounded by the write deadline
+	c.lingerClose()
+	c.cancel()
+	c.srv.forget(c)
+}
+
+// lingerClose closes our sending side and discards what the peer still
+// sends for a moment before closing the socket, so that a stream error is
+// not lost to a TCP reset caused by unread input (as net/http does).
+func (c *Conn) lingerClose() {
+	if c.tlsConn != nil {
+		c.tlsConn.SetWriteDeadline(time.Now().Add(time.Second))
+		c.tlsConn.CloseWrite()
+	}
+	if tc, ok := c.nc.(*net.TCPConn); ok && !c.peerClosed {
+		tc.CloseWrite()
+		tc.SetReadDeadline(time.Now().Add(lingerTimeout))
+		io.CopyN(io.Discard, tc, 64<<10)
+	}
+	c.nc.Close()
+}
+
+// lingerTimeout bounds how long a closed stream waits for the peer.
+const lingerTimeout = time.Second
+
+// Send queues st for the writer and never blocks. It returns false when
+// the connection is closing or the queue is full; a full queue marks a
+// slow consumer, which is disconnected (DESIGN.md §3 step 6).
+func (c *Conn) Send(st *stanza.Element) bool {
+	c.wmu.Lock()
+	if c.closing {
+		c.wmu.Unlock()
+		return false
+	}
+	if len(c.queue) >= c.srv.cfg.C2S.OutboundQueue {
+		c.closing = true
+		c.closeErr = &stanza.StreamError{Condition: stanza.StreamPolicyViolation, Text: "slow consumer: outbound queue full"}
+		c.wmu.Unlock()
+		c.log.Warn("slow consumer disconnected", "jid", c.jid.String(), "queued", c.srv.cfg.C2S.OutboundQueue)
+		return false
+	}
+	c.queue = append(c.queue, st)
+	c.startWriterLocked()
+	c.wmu.Unlock()
+	return true
+}
+
+// sendFirst queues st ahead of everything queued (the bind result must
+// precede stanzas routed to the session as soon as it is published).
+func (c *Conn) sendFirst(st *stanza.Element) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closing {
+		return
+	}
+	c.queue = append(c.queue, nil)
+	copy(c.queue[1:], c.queue)
+	c.queue[0] = st
+	c.startWriterLocked()
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxPooledBuf keeps rare huge buffers out of the pool.
+const maxPooledBuf = 64 << 10
+
+// writeLoop drains the queue, coalescing every queued stanza into one
+// write (DESIGN.md §3 step 8), and exits when the queue is empty so that an
+// idle connection holds no writer goroutine. It also performs the close
+// sequence requested by Close.
+func (c *Conn) writeLoop() {
+	defer c.wwg.Done()
+	bp := bufPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= maxPooledBuf {
+			*bp = (*bp)[:0]
+			bufPool.Put(bp)
+		}
+	}()
+	for {
+		c.wmu.Lock()
+		batch := c.queue
+		if len(batch) == 0 {
+			if c.closing && !c.closed {
+				c.wmu.Unlock()
+				c.flushAndClose()
+				c.wmu.Lock()
+			}
+			c.writing = false
+			c.wmu.Unlock()
+			return
+		}
+		c.queue = c.spare[:0]
+		c.spare = nil
+		c.wmu.Unlock()
+
+		buf := (*bp)[:0]
+		for i, st := range batch {
+			buf = st.AppendXML(buf, stanza.NSClient)
+			batch[i] = nil
+		}
+		*bp = buf
+		err := c.writeRaw(buf)
+
+		c.wmu.Lock()
+		if c.spare == nil && cap(batch) <= 1024 {
+			c.spare = batch[:0]
+		}
+		c.wmu.Unlock()
+		if err != nil {
+			c.abort()
+			return
+		}
+	}
+}
+
+// writeRaw writes b with the write deadline. Callers serialise writes:
+// the reader before the session is bound, the writer goroutine after.
+func (c *Conn) writeRaw(b []byte) error {
+	c.conn.SetWriteDeadline(time.Now().Add(c.srv.cfg.C2S.WriteTimeout))
+	_, err := c.conn.Write(b)
+	if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
+		c.log.Debug("write failed", "err", err)
+	}
+	return err
+}
+
+// abort gives up on a peer that cannot be written to: the socket is closed,
+// which ends the reader.
+func (c *Conn) abort() {
+	c.wmu.Lock()
+	c.closing = true
+	c.closed = true
+	c.queue = nil
+	c.wmu.Unlock()
+	c.nc.Close()
+}
+
+// flushAndClose writes what is still queued, the stream error if any, and
+// the closing tag, then gives the peer a moment to close its side
+// (RFC 6120 §4.4) before the reader gives up.
+func (c *Conn) flushAndClose() {
+	c.wmu.Lock()
+	if c.closed {
+		c.wmu.Unlock()
+		return
+	}
+	c.closed = true
+	batch := c.queue
+	c.queue = nil
+	se := c.closeErr
+	open := c.streamOpen
+	c.streamOpen = true
+	c.wmu.Unlock()
+
+	var buf []byte
+	if !open {
+		buf = c.appendHeader(buf, "")
+	}
+	for _, st := range batch {
+		buf = st.AppendXML(buf, stanza.NSClient)
+	}
+	if se != nil {
+		buf = se.AppendStreamXML(buf)
+	}
+	buf = append(buf, "</stream:stream>"...)
+	if err := c.writeRaw(buf); err != nil {
+		c.nc.Close()
+		return
+	}
+	// Wake the reader if it is blocked, but let it read the peer's closing
+	// tag first (RFC 6120 §4.4).
+	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+}

@@ -1,0 +1,229 @@
+package c2s
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mote-xmpp/mote/internal/xmlstream"
+	"github.com/mote-xmpp/mote/jid"
+	"github.com/mote-xmpp/mote/stanza"
+)
+
+// Namespaces of stream features.
+const (
+	nsChannelBinding = "urn:xmpp:sasl-cb:0" // XEP-0440
+)
+
+// next reads the next event with a read deadline of one negotiation step,
+// never past the deadline for binding a resource.
+func (c *Conn) next() (xmlstream.Event, error) {
+	d := time.Now().Add(c.srv.cfg.C2S.StepTimeout)
+	if c.bindDeadline.Before(d) {
+		d = c.bindDeadline
+	}
+	c.conn.SetReadDeadline(d)
+	return c.dec.Next()
+}
+
+// negotiate runs stream negotiation (RFC 6120 §4.3) until a resource is
+// bound: stream headers, STARTTLS, SASL and the stream restarts between
+// them. It returns nil once the session is bound.
+func (c *Conn) negotiate() error {
+	for {
+		if err := c.openStream(); err != nil {
+			return err
+		}
+		restart, err := c.negotiateFeatures()
+		if err != nil {
+			return err
+		}
+		if !restart {
+			return nil
+		}
+	}
+}
+
+// openStream reads the client's stream header, validates it (RFC 6120
+// §4.7, §4.8, §4.9.1.2), sends ours and the stream features.
+func (c *Conn) openStream() error {
+	ev, err := c.next()
+	if err != nil {
+		return err
+	}
+	if ev.Kind != xmlstream.StreamStart {
+		return &stanza.StreamError{Condition: stanza.StreamNotWellFormed, Text: "expected a stream header"}
+	}
+	h := ev.Elem
+	c.streamID = newStreamID()
+	// Reply with 'to' set to the client's 'from' when it is a valid JID
+	// (RFC 6120 §4.7.2).
+	replyTo := ""
+	if f := h.Attr("from"); f != "" {
+		if j, err := jid.Parse(f); err == nil {
+			replyTo = j.String()
+		}
+	}
+	c.wmu.Lock()
+	c.streamOpen = true
+	c.wmu.Unlock()
+	hdr := c.appendHeader(nil, replyTo)
+	if se := c.checkHeader(h, ev.DefaultNS); se != nil {
+		// §4.9.1.2: the header is sent first, then the error.
+		c.wmu.Lock()
+		c.closing, c.closed = true, true
+		c.wmu.Unlock()
+		hdr = se.AppendStreamXML(hdr)
+		hdr = append(hdr, "</stream:stream>"...)
+		c.writeRaw(hdr)
+		return errAlreadyClosed
+	}
+	hdr = c.appendFeatures(hdr)
+	return c.writeRaw(hdr)
+}
+
+// errAlreadyClosed ends the reader after the stream was closed in place.
+var errAlreadyClosed = errors.New("c2s: stream already closed")
+
+// checkHeader validates the client's stream header.
+func (c *Conn) checkHeader(h *stanza.Element, defaultNS string) *stanza.StreamError {
+	// §4.8.1: the stream namespace; §4.8.2: the content namespace.
+	if h.Space != stanza.NSStream || h.Local != "stream" {
+		return &stanza.StreamError{Condition: stanza.StreamInvalidNamespace, Text: "the stream element must be {" + stanza.NSStream + "}stream"}
+	}
+	if defaultNS != stanza.NSClient {
+		return &stanza.StreamError{Condition: stanza.StreamInvalidNamespace, Text: "the content namespace must be " + stanza.NSClient}
+	}
+	// §4.7.5: we speak version 1.0; no or lower version is unsupported.
+	if !versionOK(h.Attr("version")) {
+		return &stanza.StreamError{Condition: stanza.StreamUnsupportedVersion, Text: "version 1.0 is required"}
+	}
+	// §4.7.2: 'to' names the domain the client wants.
+	if to := h.Attr("to"); to != "" {
+		d, err := jid.NormalizeDomain(to)
+		if err != nil || d != c.srv.cfg.Domain.Domain() {
+			return &stanza.StreamError{Condition: stanza.StreamHostUnknown, Text: "this server does not serve " + to}
+		}
+	}
+	return nil
+}
+
+// versionOK reports whether a stream version "major.minor" is at least 1.0
+// (RFC 6120 §4.7.5: leading zeros are ignored, a higher major version is
+// answered with ours).
+func versionOK(v string) bool {
+	major, minor, ok := strings.Cut(v, ".")
+	if !ok {
+		return false
+	}
+	ma, err1 := strconv.ParseUint(major, 10, 32)
+	_, err2 := strconv.ParseUint(minor, 10, 32)
+	return err1 == nil && err2 == nil && ma >= 1
+}
+
+func newStreamID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// appendHeader appends our response stream header (RFC 6120 §4.7).
+func (c *Conn) appendHeader(buf []byte, to string) []byte {
+	if c.streamID == "" {
+		c.streamID = newStreamID()
+	}
+	buf = append(buf, `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='`...)
+	buf = append(buf, c.streamID...)
+	buf = append(buf, `' from='`...)
+	buf = stanza.AppendEscaped(buf, c.srv.cfg.Domain.String(), true)
+	if to != "" {
+		buf = append(buf, `' to='`...)
+		buf = stanza.AppendEscaped(buf, to, true)
+	}
+	return append(buf, `' version='1.0' xml:lang='en'>`...)
+}
+
+// appendFeatures appends the stream features for the current state
+// (RFC 6120 §4.3.2).
+func (c *Conn) appendFeatures(buf []byte) []byte {
+	buf = append(buf, "<stream:features>"...)
+	for _, f := range c.features() {
+		buf = f.AppendXML(buf, stanza.NSClient)
+	}
+	return append(buf, "</stream:features>"...)
+}
+
+func (c *Conn) features() []*stanza.Element {
+	var fs []*stanza.Element
+	switch {
+	case !c.authenticated:
+		if c.tlsConn == nil && !c.directTLS {
+			st := stanza.NewElement(stanza.NSTLS, "starttls")
+			if c.srv.cfg.C2S.RequireTLS {
+				// §5.3.1: mandatory-to-negotiate; nothing else is offered.
+				return append(fs, st.Append(stanza.NewElement(stanza.NSTLS, "required")))
+			}
+			fs = append(fs, st)
+		}
+		info := c.connInfo()
+		mechs := stanza.NewElement(stanza.NSSASL, "mechanisms")
+		for _, m := range c.srv.cfg.Auth.Mechanisms(info) {
+			mechs.Append(stanza.NewElement(stanza.NSSASL, "mechanism").AppendText(m))
+		}
+		fs = append(fs, mechs)
+		if cbs := c.srv.cfg.Auth.ChannelBindings(info); len(cbs) > 0 {
+			// XEP-0440 §2: advertise the channel-binding types we support.
+			cb := stanza.NewElement(nsChannelBinding, "sasl-channel-binding")
+			for _, t := range cbs {
+				cb.Append(stanza.NewElement(nsChannelBinding, "channel-binding", "type", t))
+			}
+			fs = append(fs, cb)
+		}
+	default:
+		fs = append(fs,
+			stanza.NewElement(stanza.NSBind, "bind"),
+			// RFC 6121 obsoleted the session IQ; <optional/> tells old
+			// clients they may skip it (draft-cridland-xmpp-session-01).
+			stanza.NewElement(stanza.NSSession, "session").Append(stanza.NewElement(stanza.NSSession, "optional")),
+		)
+	}
+	return fs
+}
+
+// negotiateFeatures handles top-level elements until the stream restarts
+// (restart true) or a resource is bound (restart false).
+func (c *Conn) negotiateFeatures() (restart bool, err error) {
+	for {
+		ev, err := c.next()
+		if err != nil {
+			return false, err
+		}
+		if ev.Kind == xmlstream.StreamEnd {
+			return false, errStreamClosed
+		}
+		el := ev.Elem
+		switch {
+		case el.Space == stanza.NSTLS && el.Local == "starttls":
+			return true, c.startTLS()
+		case el.Space == stanza.NSSASL && el.Local == "auth":
+			ok, err := c.authenticate(el)
+			if err != nil || ok {
+				return ok, err
+			}
+		case stanza.KindOf(el) != stanza.KindNone && el.Space == stanza.NSClient:
+			if !c.authenticated {
+				// §4.9.3.12: stanzas before authentication.
+				return false, &stanza.StreamError{Condition: stanza.StreamNotAuthorized, Text: "authenticate first"}
+			}
+			bound, err := c.handlePreBind(el)
+			if err != nil || bound {
+				return false, err
+			}
+		default:
+			return false, &stanza.StreamError{Condition: stanza.StreamUnsupportedStanzaType, Text: "unexpected element {" + el.Space + "}" + el.Local}
+		}
+	}
+}

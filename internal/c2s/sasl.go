@@ -1,0 +1,132 @@
+package c2s
+
+import (
+	"encoding/base64"
+	"errors"
+
+	"github.com/mote-xmpp/mote/internal/auth"
+	"github.com/mote-xmpp/mote/internal/xmlstream"
+	"github.com/mote-xmpp/mote/stanza"
+)
+
+// authenticate runs one SASL exchange started by <auth/> (RFC 6120 §6.4).
+// It returns true after success, when the stream restarts; false after a
+// failure the client may retry; an error closes the stream.
+func (c *Conn) authenticate(el *stanza.Element) (bool, error) {
+	if c.authenticated {
+		return false, &stanza.StreamError{Condition: stanza.StreamPolicyViolation, Text: "already authenticated"}
+	}
+	if c.tlsConn == nil && c.srv.cfg.C2S.RequireTLS {
+		// §5.3.1 and §6.4.6: TLS first.
+		return false, c.saslFailure(&auth.Failure{Condition: "encryption-required"})
+	}
+	in, err := decodeSASL(el.Text())
+	if err != nil {
+		return false, c.saslFailure(&auth.Failure{Condition: "incorrect-encoding"})
+	}
+	ex, err := c.srv.cfg.Auth.Start(c.ctx, el.Attr("mechanism"), c.connInfo())
+	if err != nil {
+		return false, c.saslFailure(err)
+	}
+	for {
+		out, done, err := ex.Step(c.ctx, in)
+		if err != nil {
+			return false, c.saslFailure(err)
+		}
+		if done {
+			return true, c.saslSuccess(ex.Username(), out)
+		}
+		// §6.4.3: a challenge; empty data is sent as "=".
+		if err := c.writeRaw(saslElement("challenge", out, true)); err != nil {
+			return false, err
+		}
+		ev, err := c.next()
+		if err != nil {
+			return false, err
+		}
+		switch {
+		case ev.Kind == xmlstream.StreamEnd:
+			return false, errStreamClosed
+		case ev.Elem.Space == stanza.NSSASL && ev.Elem.Local == "response":
+			if in, err = decodeSASL(ev.Elem.Text()); err != nil {
+				return false, c.saslFailure(&auth.Failure{Condition: "incorrect-encoding"})
+			}
+		case ev.Elem.Space == stanza.NSSASL && ev.Elem.Local == "abort":
+			// §6.4.4: the client aborts.
+			return false, c.saslFailure(&auth.Failure{Condition: "aborted"})
+		case stanza.KindOf(ev.Elem) != stanza.KindNone:
+			return false, &stanza.StreamError{Condition: stanza.StreamNotAuthorized, Text: "authenticate first"}
+		default:
+			return false, &stanza.StreamError{Condition: stanza.StreamUnsupportedStanzaType, Text: "unexpected element during SASL"}
+		}
+	}
+}
+
+// decodeSASL decodes base64 SASL data; "=" is an empty response and no
+// text at all is no response (RFC 6120 §6.4.2).
+func decodeSASL(s string) ([]byte, error) {
+	switch s {
+	case "":
+		return nil, nil
+	case "=":
+		return []byte{}, nil
+	}
+	return base64.StdEncoding.Strict().DecodeString(s)
+}
+
+// saslElement builds <name>base64(data)</name> in the SASL namespace.
+func saslElement(name string, data []byte, emptyAsEquals bool) []byte {
+	buf := []byte("<" + name + " xmlns='" + stanza.NSSASL + "'>")
+	switch {
+	case len(data) > 0:
+		buf = base64.StdEncoding.AppendEncode(buf, data)
+	case emptyAsEquals:
+		buf = append(buf, '=')
+	}
+	return append(buf, "</"+name+">"...)
+}
+
+// saslFailure reports a failed exchange (§6.4.5) and closes the stream
+// after too many (policy-violation, §6.4.5 last paragraph).
+func (c *Conn) saslFailure(err error) error {
+	if errors.Is(err, auth.ErrUnsupportedChannelBinding) {
+		c.plusUnsupported = true
+	}
+	var f *auth.Failure
+	if !errors.As(err, &f) {
+		c.log.Error("sasl exchange failed", "err", err)
+		f = &auth.Failure{Condition: "temporary-auth-failure"}
+	}
+	c.authFailures++
+	fe := stanza.NewElement(stanza.NSSASL, "failure").Append(stanza.NewElement(stanza.NSSASL, f.Condition))
+	if f.Text != "" {
+		t := stanza.NewElement(stanza.NSSASL, "text")
+		t.Attrs = append(t.Attrs, stanza.Attr{Space: stanza.NSXML, Local: "lang", Value: "en"})
+		fe.Append(t.AppendText(f.Text))
+	}
+	if err := c.writeRaw(fe.AppendXML(nil, stanza.NSClient)); err != nil {
+		return err
+	}
+	if c.authFailures >= c.srv.cfg.C2S.MaxAuthFailures {
+		return &stanza.StreamError{Condition: stanza.StreamPolicyViolation, Text: "too many authentication failures"}
+	}
+	c.log.Debug("sasl failure", "condition", f.Condition, "text", f.Text, "err", f.Err)
+	return nil
+}
+
+// saslSuccess sends <success/> and prepares the restart (§6.4.6): the
+// larger post-authentication limits apply from the new stream on.
+func (c *Conn) saslSuccess(username string, additional []byte) error {
+	c.authenticated = true
+	c.username = username
+	c.log = c.log.With("user", username)
+	if err := c.writeRaw(saslElement("success", additional, false)); err != nil {
+		return err
+	}
+	c.dec.Restart()
+	c.dec.SetLimits(c.srv.postAuth)
+	c.wmu.Lock()
+	c.streamOpen = false
+	c.wmu.Unlock()
+	return nil
+}

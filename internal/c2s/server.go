@@ -1,0 +1,186 @@
+// Package c2s serves client-to-server XMPP connections (RFC 6120): stream
+// negotiation (negotiate.go), STARTTLS and direct TLS (starttls.go), SASL
+// (sasl.go), resource binding (bind.go), and the read and write loops of a
+// bound session (conn.go, stanza.go).
+//
+// Concurrency: each connection has one reader goroutine (serve) that owns
+// all negotiation state and reads stanzas, and at most one writer goroutine
+// (writeLoop) started on demand while the outbound queue is non-empty.
+// Lock order: Server.mu before Conn.wmu; no other lock is held while
+// either is taken.
+package c2s
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mote-xmpp/mote/internal/auth"
+	"github.com/mote-xmpp/mote/internal/config"
+	"github.com/mote-xmpp/mote/internal/module"
+	"github.com/mote-xmpp/mote/internal/router"
+	"github.com/mote-xmpp/mote/internal/session"
+	"github.com/mote-xmpp/mote/internal/xmlstream"
+	"github.com/mote-xmpp/mote/jid"
+	"github.com/mote-xmpp/mote/stanza"
+)
+
+// Config holds what every connection shares.
+type Config struct {
+	Domain     jid.JID
+	C2S        config.C2SConfig
+	TLS        *tls.Config       // server certificate; MinVersion is forced to TLS 1.2
+	ServerCert *x509.Certificate // leaf, for tls-server-end-point channel binding
+	Auth       *auth.Server
+	Sessions   *session.Registry
+	Router     *router.Router
+	Modules    *module.Registry
+	Logger     *slog.Logger
+}
+
+// Server accepts client connections on any number of listeners.
+type Server struct {
+	cfg       Config
+	tlsConfig *tls.Config
+	preAuth   xmlstream.Limits
+	postAuth  xmlstream.Limits
+	log       *slog.Logger
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{} // guarded by mu
+	conns     map[*Conn]struct{}        // guarded by mu
+	closing   bool                      // guarded by mu
+	wg        sync.WaitGroup            // one per serving connection and listener
+}
+
+// NewServer returns a server; call Serve for each listener.
+func NewServer(c Config) *Server {
+	tc := c.TLS.Clone()
+	// RFC 9325 / DEVELOPERS.md: TLS 1.2 minimum; Go prefers TLS 1.3 when the
+	// client offers it. Go never negotiates TLS compression.
+	tc.MinVersion = tls.VersionTLS12
+	tc.NextProtos = []string{"xmpp-client"} // XEP-0368 §3 ALPN
+	pre := xmlstream.PreAuthLimits
+	pre.MaxStanzaBytes = c.C2S.MaxStanzaBytesPreAuth
+	post := xmlstream.DefaultLimits
+	post.MaxStanzaBytes = c.C2S.MaxStanzaBytes
+	if post.MaxTokenBytes > post.MaxStanzaBytes {
+		post.MaxTokenBytes = post.MaxStanzaBytes
+	}
+	if pre.MaxTokenBytes > pre.MaxStanzaBytes {
+		pre.MaxTokenBytes = pre.MaxStanzaBytes
+	}
+	return &Server{
+		cfg: c, tlsConfig: tc, preAuth: pre, postAuth: post, log: c.Logger,
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*Conn]struct{}),
+	}
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("c2s: server closed")
+
+// Serve accepts connections on l until Shutdown. directTLS selects XEP-0368
+// direct TLS (TLS before the stream) instead of STARTTLS.
+func (s *Server) Serve(l net.Listener, directTLS bool) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	var backoff time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if closing {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				// Like net/http: back off on temporary accept errors
+				// (EMFILE) instead of spinning.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying", "err", err, "in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		c := newConn(s, nc, directTLS)
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			nc.Close()
+			return ErrServerClosed
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go c.serve()
+	}
+}
+
+func (s *Server) forget(c *Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// Shutdown stops accepting, sends every connection the system-shutdown
+// stream error (RFC 6120 §4.9.3.21) and waits until they are closed or ctx
+// ends, when the remaining sockets are closed hard.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	conns := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+
+	shutdown := &stanza.StreamError{Condition: stanza.StreamSystemShutdown, Text: "server is shutting down"}
+	for _, c := range conns {
+		c.Close(shutdown)
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			c.nc.Close()
+		}
+		s.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// ConnCount returns the number of open connections, bound or not.
+func (s *Server) ConnCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}

@@ -1,0 +1,68 @@
+package c2s
+
+import (
+	"context"
+	"crypto/tls"
+	"time"
+
+	"github.com/mote-xmpp/mote/internal/auth"
+	"github.com/mote-xmpp/mote/stanza"
+)
+
+// startTLS answers <starttls/> (RFC 6120 §5.4.2) and upgrades the
+// connection; the stream then restarts over TLS (§5.4.3.3).
+func (c *Conn) startTLS() error {
+	if c.tlsConn != nil || c.authenticated {
+		// §5.4.2.2: failure, and the stream is closed.
+		c.writeRaw([]byte(`<failure xmlns='` + stanza.NSTLS + `'/></stream:stream>`))
+		c.wmu.Lock()
+		c.closing, c.closed = true, true
+		c.wmu.Unlock()
+		return errAlreadyClosed
+	}
+	if c.dec.Buffered() > 0 {
+		// Bytes pipelined after <starttls/> would be read as plaintext
+		// after the upgrade; the client is not allowed to send them
+		// (§5.4.3.3) and they are a known injection vector.
+		return &stanza.StreamError{Condition: stanza.StreamPolicyViolation, Text: "data after starttls"}
+	}
+	if err := c.writeRaw([]byte(`<proceed xmlns='` + stanza.NSTLS + `'/>`)); err != nil {
+		return err
+	}
+	if err := c.handshake(); err != nil {
+		c.log.Debug("tls handshake failed", "err", err)
+		c.wmu.Lock()
+		c.closing, c.closed = true, true
+		c.wmu.Unlock()
+		return errAlreadyClosed
+	}
+	c.dec.Reset(activityReader{c})
+	return nil
+}
+
+// handshake runs the TLS server handshake with its own deadline.
+func (c *Conn) handshake() error {
+	tc := tls.Server(c.nc, c.srv.tlsConfig)
+	ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.C2S.TLSHandshakeTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return err
+	}
+	c.nc.SetDeadline(time.Time{})
+	c.tlsConn = tc
+	c.conn = tc
+	c.wmu.Lock()
+	c.streamOpen = false
+	c.wmu.Unlock()
+	return nil
+}
+
+// connInfo describes the connection for SASL.
+func (c *Conn) connInfo() auth.ConnInfo {
+	info := auth.ConnInfo{Domain: c.srv.cfg.Domain.Domain(), ServerCert: c.srv.cfg.ServerCert, PlusUnsupported: c.plusUnsupported}
+	if c.tlsConn != nil {
+		st := c.tlsConn.ConnectionState()
+		info.TLS = &st
+	}
+	return info
+}

@@ -1,0 +1,104 @@
+// Package disco implements service discovery (XEP-0030) for the server and
+// for accounts' bare JIDs.
+package disco
+
+import (
+	"context"
+
+	"github.com/mote-xmpp/mote/internal/module"
+	"github.com/mote-xmpp/mote/jid"
+	"github.com/mote-xmpp/mote/stanza"
+)
+
+// Namespaces of XEP-0030.
+const (
+	NSInfo  = "http://jabber.org/protocol/disco#info"
+	NSItems = "http://jabber.org/protocol/disco#items"
+)
+
+// Module answers disco#info and disco#items.
+type Module struct {
+	h module.Host
+}
+
+// New returns the disco module.
+func New() *Module { return &Module{} }
+
+// Info implements module.Module.
+func (m *Module) Info() module.Info {
+	return module.Info{Name: "disco", XEPs: []module.XEP{{Number: 30, Version: "2.5.0", Status: "complete"}}}
+}
+
+// Start implements module.Module.
+func (m *Module) Start(ctx context.Context, h module.Host) error {
+	m.h = h
+	h.AddIdentity("server", "im", "mote")
+	for _, t := range []module.Target{module.ToServer, module.ToAccount} {
+		h.AddFeature(t, NSInfo)
+		h.AddFeature(t, NSItems)
+		h.HandleIQ(t, stanza.TypeGet, NSInfo, "query", module.IQHandlerFunc(m.info))
+		h.HandleIQ(t, stanza.TypeGet, NSItems, "query", module.IQHandlerFunc(m.items))
+	}
+	return nil
+}
+
+// Stop implements module.Module.
+func (m *Module) Stop(context.Context) error { return nil }
+
+// target tells whether iq was addressed to the server or to an account,
+// and whether the requester owns that account. An account's features are
+// told only to the account itself until rosters exist (RFC 6121 §8.5.2.1.3
+// lets the server answer on the account's behalf).
+func target(iq *stanza.Element) (t module.Target, own bool) {
+	from, _ := jid.Parse(iq.Attr("from"))
+	if iq.Attr("to") == "" {
+		return module.ToAccount, true
+	}
+	to, err := jid.Parse(iq.Attr("to"))
+	if err != nil || to.Local() == "" {
+		return module.ToServer, false
+	}
+	return module.ToAccount, to.Bare() == from.Bare()
+}
+
+// info answers disco#info (XEP-0030 §3). Nodes are not supported yet:
+// a query with a node gets item-not-found (§3.1).
+func (m *Module) info(ctx context.Context, iq *stanza.Element) (*stanza.Element, error) {
+	q := iq.FirstChild()
+	if q.Attr("node") != "" {
+		return nil, stanza.NewError(stanza.ItemNotFound, "")
+	}
+	t, own := target(iq)
+	if t == module.ToAccount && !own {
+		return nil, stanza.NewError(stanza.ServiceUnavailable, "")
+	}
+	res := stanza.NewElement(NSInfo, "query")
+	if t == module.ToServer {
+		for _, id := range m.h.Identities() {
+			el := stanza.NewElement(NSInfo, "identity", "category", id.Category, "type", id.Type)
+			if id.Name != "" {
+				el.SetAttr("name", id.Name)
+			}
+			res.Append(el)
+		}
+	} else {
+		// §3.1: an account's bare JID is an account/registered entity.
+		res.Append(stanza.NewElement(NSInfo, "identity", "category", "account", "type", "registered"))
+	}
+	for _, f := range m.h.Features(t) {
+		res.Append(stanza.NewElement(NSInfo, "feature", "var", f))
+	}
+	return res, nil
+}
+
+// items answers disco#items (XEP-0030 §4): no items yet.
+func (m *Module) items(ctx context.Context, iq *stanza.Element) (*stanza.Element, error) {
+	q := iq.FirstChild()
+	if q.Attr("node") != "" {
+		return nil, stanza.NewError(stanza.ItemNotFound, "")
+	}
+	if t, own := target(iq); t == module.ToAccount && !own {
+		return nil, stanza.NewError(stanza.ServiceUnavailable, "")
+	}
+	return stanza.NewElement(NSItems, "query"), nil
+}

@@ -1,0 +1,281 @@
+// Package router delivers stanzas: it classifies the target of each stanza
+// (the server, a local account's bare or full JID, a remote domain) and
+// applies the delivery rules of RFC 6120 §10 and RFC 6121 §8.5 using only
+// in-memory state (DESIGN.md §3).
+package router
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/mote-xmpp/mote/internal/module"
+	"github.com/mote-xmpp/mote/internal/session"
+	"github.com/mote-xmpp/mote/jid"
+	"github.com/mote-xmpp/mote/stanza"
+)
+
+// Router routes stanzas between local sessions and the module mux.
+type Router struct {
+	domain   jid.JID
+	sessions *session.Registry
+	mods     *module.Registry
+	log      *slog.Logger
+
+	iqTimeout time.Duration
+	pendingMu sync.Mutex
+	pending   map[string]*pendingIQ // guarded by pendingMu; IQs sent by the server awaiting a reply
+	nextID    uint64                // guarded by pendingMu
+}
+
+type pendingIQ struct {
+	to    string
+	f     module.IQResultFunc
+	timer *time.Timer
+}
+
+// Config holds the router's collaborators.
+type Config struct {
+	Domain    jid.JID
+	Sessions  *session.Registry
+	Modules   *module.Registry
+	Logger    *slog.Logger
+	IQTimeout time.Duration // for SendIQ; default 30 s
+}
+
+// New returns a router.
+func New(c Config) *Router {
+	if c.IQTimeout <= 0 {
+		c.IQTimeout = 30 * time.Second
+	}
+	return &Router{
+		domain: c.Domain, sessions: c.Sessions, mods: c.Modules,
+		log: c.Logger, iqTimeout: c.IQTimeout, pending: make(map[string]*pendingIQ),
+	}
+}
+
+var _ module.Router = (*Router)(nil)
+
+// Route delivers st, whose from is already set by its originator (a module
+// or the server). An unparsable to gets jid-malformed.
+func (r *Router) Route(ctx context.Context, st *stanza.Element) {
+	from, _ := jid.Parse(st.Attr("from"))
+	to, err := parseTo(st)
+	if err != nil {
+		r.bounce(ctx, st, stanza.NewError(stanza.JIDMalformed, ""))
+		return
+	}
+	r.RouteFrom(ctx, st, from, to)
+}
+
+func parseTo(st *stanza.Element) (jid.JID, error) {
+	s := st.Attr("to")
+	if s == "" {
+		return jid.JID{}, nil
+	}
+	return jid.Parse(s)
+}
+
+// RouteFrom delivers st from the entity from to the parsed address to (the
+// zero JID when st has no to). The c2s layer calls it with the stamped
+// full JID of the sending session.
+func (r *Router) RouteFrom(ctx context.Context, st *stanza.Element, from, to jid.JID) {
+	kind := stanza.KindOf(st)
+	switch {
+	case to.IsZero():
+		// RFC 6120 §10.3: no 'to' means the sender's own account; the
+		// server handles IQs on its behalf (§10.3.3).
+		if kind == stanza.KindIQ {
+			r.serverIQ(ctx, st, module.ToAccount)
+			return
+		}
+		if kind == stanza.KindMessage {
+			r.toBare(ctx, st, from.Bare())
+		}
+		// Presence with no 'to' is the sender's broadcast: handled by the
+		// session layer and presence hooks, never routed here.
+	case to.Domain() != r.domain.Domain():
+		// RFC 6120 §10.4: no server-to-server in this build.
+		if kind != stanza.KindPresence {
+			r.bounce(ctx, st, stanza.NewError(stanza.RemoteServerNotFound, "this server does not federate"))
+		}
+	case to.Local() == "":
+		// RFC 6120 §10.5.1: the server itself (domain or domain/resource).
+		r.toServer(ctx, st, kind)
+	case to.IsBare():
+		r.toBare(ctx, st, to)
+	default:
+		r.toFull(ctx, st, to)
+	}
+}
+
+func (r *Router) toServer(ctx context.Context, st *stanza.Element, kind stanza.Kind) {
+	switch kind {
+	case stanza.KindIQ:
+		r.serverIQ(ctx, st, module.ToServer)
+	case stanza.KindMessage:
+		// RFC 6120 §10.5.1: no module handles messages to the server yet.
+		r.bounce(ctx, st, stanza.NewError(stanza.ServiceUnavailable, ""))
+	}
+}
+
+// serverIQ handles an IQ the server answers itself: requests go to the
+// module mux, replies complete a pending SendIQ.
+func (r *Router) serverIQ(ctx context.Context, st *stanza.Element, t module.Target) {
+	typ := st.Attr("type")
+	if typ == stanza.TypeResult || typ == stanza.TypeError {
+		r.completeIQ(st)
+		return
+	}
+	payload := st.FirstChild()
+	var h module.IQHandler
+	if payload != nil {
+		h = r.mods.IQHandler(t, typ, payload.Space, payload.Local)
+	}
+	if h == nil {
+		// RFC 6120 §8.4: an IQ nobody understands gets service-unavailable.
+		r.bounce(ctx, st, stanza.NewError(stanza.ServiceUnavailable, ""))
+		return
+	}
+	res, err := h.HandleIQ(ctx, st)
+	if err != nil {
+		var se stanza.Error
+		if !errors.As(err, &se) {
+			r.log.Error("iq handler failed", "payload", payload.Space+" "+payload.Local, "err", err)
+			se = stanza.NewError(stanza.InternalServerError, "")
+		}
+		r.bounce(ctx, st, se)
+		return
+	}
+	reply := stanza.IQResult(st, res)
+	if st.Attr("to") == "" {
+		// The request was addressed implicitly to the account; so is the
+		// reply's sender (RFC 6120 §10.3.3).
+		reply.SetAttr("from", jidOf(st.Attr("from")).Bare().String())
+	}
+	r.Route(ctx, reply)
+}
+
+func jidOf(s string) jid.JID {
+	j, _ := jid.Parse(s)
+	return j
+}
+
+// toBare applies RFC 6121 §8.5.2 for an account's bare JID.
+func (r *Router) toBare(ctx context.Context, st *stanza.Element, to jid.JID) {
+	switch stanza.KindOf(st) {
+	case stanza.KindIQ:
+		r.serverIQ(ctx, st, module.ToAccount)
+	case stanza.KindMessage:
+		if r.deliverMessageToBare(st, to) {
+			return
+		}
+		r.undeliverable(ctx, st, to)
+	case stanza.KindPresence:
+		// §8.5.2.1.2: presence goes to every available resource.
+		for _, s := range r.sessions.Resources(to) {
+			if s.Available() {
+				s.Send(st)
+			}
+		}
+	}
+}
+
+// deliverMessageToBare delivers to the available resources with the
+// highest non-negative priority (§8.5.2.1.1, "most available") and reports
+// whether any took it.
+func (r *Router) deliverMessageToBare(st *stanza.Element, to jid.JID) bool {
+	best := -1
+	for _, s := range r.sessions.Resources(to) {
+		if s.Available() && s.Priority() > best {
+			best = s.Priority()
+		}
+	}
+	if best < 0 {
+		return false
+	}
+	sent := false
+	for _, s := range r.sessions.Resources(to) {
+		if s.Available() && s.Priority() == best && s.Send(st) {
+			sent = true
+		}
+	}
+	return sent
+}
+
+// toFull applies RFC 6121 §8.5.3 for a full JID.
+func (r *Router) toFull(ctx context.Context, st *stanza.Element, to jid.JID) {
+	if s := r.sessions.Get(to); s != nil {
+		if !s.Send(st) {
+			// The receiver's queue is full (a slow consumer being closed).
+			r.bounce(ctx, st, stanza.NewError(stanza.ResourceConstraint, "recipient cannot keep up"))
+		}
+		return
+	}
+	// §8.5.3.2: no such resource.
+	switch stanza.KindOf(st) {
+	case stanza.KindMessage:
+		switch st.Attr("type") {
+		case "", stanza.TypeNormal, stanza.TypeChat:
+			// §8.5.3.2.1: treat as addressed to the bare JID.
+			if r.deliverMessageToBare(st, to.Bare()) {
+				return
+			}
+			r.undeliverable(ctx, st, to.Bare())
+		case stanza.TypeHeadline, stanza.TypeError:
+			// Silently ignored.
+		default:
+			r.bounce(ctx, st, stanza.NewError(stanza.ServiceUnavailable, ""))
+		}
+	case stanza.KindIQ:
+		if t := st.Attr("type"); t == stanza.TypeGet || t == stanza.TypeSet {
+			r.bounce(ctx, st, stanza.NewError(stanza.ServiceUnavailable, ""))
+		}
+	case stanza.KindPresence:
+		// §8.5.3.2.2: presence to an unknown resource is ignored.
+	}
+}
+
+// undeliverable handles a message to an account with no session able to
+// take it (RFC 6121 §8.5.2.2 and §8.5.1 for an unknown account). Until
+// offline storage exists the sender gets service-unavailable; headline and
+// error messages are dropped silently.
+func (r *Router) undeliverable(ctx context.Context, st *stanza.Element, to jid.JID) {
+	switch st.Attr("type") {
+	case stanza.TypeHeadline, stanza.TypeError:
+		return
+	}
+	r.bounce(ctx, st, stanza.NewError(stanza.ServiceUnavailable, ""))
+}
+
+// bounce returns an error reply to the sender of st, unless st is itself an
+// error (RFC 6120 §8.3.1: never answer an error with an error).
+func (r *Router) bounce(ctx context.Context, st *stanza.Element, e stanza.Error) {
+	reply := stanza.ErrorReply(st, e)
+	if reply == nil || reply.Attr("to") == "" {
+		return
+	}
+	if reply.Attr("from") == "" {
+		reply.SetAttr("from", r.domain.String())
+	}
+	to, err := jid.Parse(reply.Attr("to"))
+	if err != nil || to.Domain() != r.domain.Domain() {
+		return
+	}
+	if to.Local() == "" {
+		// An IQ the server itself sent could not be delivered.
+		if stanza.KindOf(reply) == stanza.KindIQ {
+			r.completeIQ(reply)
+		}
+		return
+	}
+	if to.IsBare() {
+		r.deliverMessageToBare(reply, to)
+		return
+	}
+	if s := r.sessions.Get(to); s != nil {
+		s.Send(reply)
+	}
+}

@@ -1,0 +1,231 @@
+// Package server assembles mote from its parts: configuration, storage,
+// modules, router, session registry and the c2s listeners. cmd/mote and
+// the integration harness (internal/xmpptest) both build servers with it.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+
+	"github.com/mote-xmpp/mote/internal/auth"
+	"github.com/mote-xmpp/mote/internal/c2s"
+	"github.com/mote-xmpp/mote/internal/config"
+	"github.com/mote-xmpp/mote/internal/module"
+	"github.com/mote-xmpp/mote/internal/modules"
+	"github.com/mote-xmpp/mote/internal/router"
+	"github.com/mote-xmpp/mote/internal/session"
+	"github.com/mote-xmpp/mote/internal/storage"
+	"github.com/mote-xmpp/mote/internal/storage/sqlite"
+	"github.com/mote-xmpp/mote/jid"
+)
+
+// Server is one running mote node.
+type Server struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	store    storage.Store
+	sessions *session.Registry
+	router   *router.Router
+	registry *module.Registry
+	modules  []module.Module
+	c2s      *c2s.Server
+
+	mu        sync.Mutex
+	listeners []listener // guarded by mu
+}
+
+type listener struct {
+	l         net.Listener
+	directTLS bool
+}
+
+// OpenStore opens the configured storage backend, creating the data
+// directory when needed.
+func OpenStore(ctx context.Context, cfg *config.Config) (storage.Store, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("server: data directory: %w", err)
+	}
+	switch cfg.Storage.Driver {
+	case "sqlite":
+		return sqlite.Open(ctx, cfg.Path(cfg.Storage.Path))
+	}
+	return nil, fmt.Errorf("server: unknown storage driver %q", cfg.Storage.Driver)
+}
+
+// New builds a server: it opens storage, loads or creates the certificate
+// and starts every module. It does not listen yet.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
+	domain, err := jid.New("", cfg.Domain, "")
+	if err != nil {
+		return nil, fmt.Errorf("server: domain %q: %w", cfg.Domain, err)
+	}
+	store, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, store: store, sessions: session.NewRegistry(), registry: module.NewRegistry()}
+	ok := false
+	defer func() {
+		if !ok {
+			s.stopModules(context.Background())
+			store.Close()
+		}
+	}()
+
+	cert, err := loadOrCreateCert(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.DataDir, domain.Domain())
+	if err != nil {
+		return nil, err
+	}
+	secret, err := loadOrCreateSecret(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s.router = router.New(router.Config{Domain: domain, Sessions: s.sessions, Modules: s.registry, Logger: log.With("component", "router")})
+
+	if err := s.startModules(ctx, domain); err != nil {
+		return nil, err
+	}
+	s.registry.Seal()
+
+	s.c2s = c2s.NewServer(c2s.Config{
+		Domain:     domain,
+		C2S:        cfg.C2S,
+		TLS:        &tls.Config{Certificates: []tls.Certificate{cert}},
+		ServerCert: cert.Leaf,
+		Auth: auth.NewServer(auth.Config{
+			Users:      store.Users(),
+			Normalize:  jid.NormalizeLocal,
+			Secret:     secret,
+			AllowPLAIN: cfg.C2S.AllowPLAIN,
+		}),
+		Sessions: s.sessions,
+		Router:   s.router,
+		Modules:  s.registry,
+		Logger:   log.With("component", "c2s"),
+	})
+	ok = true
+	return s, nil
+}
+
+// startModules starts the built-in modules in table order, checking that
+// each one's requirements started before it.
+func (s *Server) startModules(ctx context.Context, domain jid.JID) error {
+	started := map[string]bool{}
+	for _, m := range modules.Builtin() {
+		info := m.Info()
+		for _, r := range info.Requires {
+			if !started[r] {
+				return fmt.Errorf("server: module %s requires %s, which is not started before it", info.Name, r)
+			}
+		}
+		h := s.registry.NewHost(m, module.Deps{Domain: domain, Logger: s.log, Config: s.cfg, Store: s.store, Router: s.router})
+		if err := m.Start(ctx, h); err != nil {
+			return fmt.Errorf("server: module %s: %w", info.Name, err)
+		}
+		s.modules = append(s.modules, m)
+		started[info.Name] = true
+	}
+	return nil
+}
+
+func (s *Server) stopModules(ctx context.Context) {
+	for i := len(s.modules) - 1; i >= 0; i-- {
+		if err := s.modules[i].Stop(ctx); err != nil {
+			s.log.Error("module stop failed", "module", s.modules[i].Info().Name, "err", err)
+		}
+	}
+	s.modules = nil
+}
+
+// Listen opens the configured listeners.
+func (s *Server) Listen() error {
+	for _, a := range []struct {
+		addr      string
+		directTLS bool
+	}{{s.cfg.C2S.Listen, false}, {s.cfg.C2S.DirectTLSListen, true}} {
+		if a.addr == "" {
+			continue
+		}
+		l, err := net.Listen("tcp", a.addr)
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("server: listen: %w", err)
+		}
+		s.mu.Lock()
+		s.listeners = append(s.listeners, listener{l, a.directTLS})
+		s.mu.Unlock()
+		s.log.Info("listening", "addr", l.Addr().String(), "direct_tls", a.directTLS)
+	}
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.listeners {
+		l.l.Close()
+	}
+	s.listeners = nil
+}
+
+// Addr returns the address of the STARTTLS listener (directTLS false) or
+// of the direct TLS listener, or nil.
+func (s *Server) Addr(directTLS bool) net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.listeners {
+		if l.directTLS == directTLS {
+			return l.l.Addr()
+		}
+	}
+	return nil
+}
+
+// Serve accepts connections on every listener until Shutdown.
+func (s *Server) Serve() error {
+	s.mu.Lock()
+	ls := append([]listener(nil), s.listeners...)
+	s.mu.Unlock()
+	if len(ls) == 0 {
+		return errors.New("server: no listeners")
+	}
+	errc := make(chan error, len(ls))
+	for _, l := range ls {
+		go func() { errc <- s.c2s.Serve(l.l, l.directTLS) }()
+	}
+	var first error
+	for range ls {
+		if err := <-errc; err != nil && !errors.Is(err, c2s.ErrServerClosed) && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Shutdown closes the listeners, sends every session system-shutdown,
+// waits for them within ctx, then stops modules and storage.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.c2s.Shutdown(ctx)
+	s.closeListeners()
+	s.router.Close()
+	s.stopModules(ctx)
+	if cerr := s.store.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Store returns the storage backend.
+func (s *Server) Store() storage.Store { return s.store }
+
+// Sessions returns the live-session registry.
+func (s *Server) Sessions() *session.Registry { return s.sessions }
+
+// Modules returns the module registry.
+func (s *Server) Modules() *module.Registry { return s.registry }

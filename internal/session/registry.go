@@ -1,0 +1,187 @@
+// Package session is the live-session registry: which resources of which
+// account are bound on this node, with their presence priority and
+// availability. The router reads it on every stanza; nothing here touches
+// storage.
+package session
+
+import (
+	"errors"
+	"hash/maphash"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mote-xmpp/mote/jid"
+	"github.com/mote-xmpp/mote/stanza"
+)
+
+// ErrTooManySessions is returned by Bind when the account already has the
+// maximum number of bound resources (RFC 6120 §7.6.2.1).
+var ErrTooManySessions = errors.New("session: too many sessions for account")
+
+// Conn is the connection behind a session: the c2s connection, later also
+// WebSocket and cluster proxies.
+type Conn interface {
+	// Send queues st for the connection's writer without blocking; false
+	// when the connection is closed or its queue is full.
+	Send(st *stanza.Element) bool
+	// Close ends the connection with a stream error (nil for a clean
+	// close). It does not block on the peer.
+	Close(err *stanza.StreamError)
+}
+
+// Session is one bound resource.
+type Session struct {
+	jid  jid.JID
+	conn Conn
+
+	// Presence state (RFC 6121 §4): written by the session's own reader,
+	// read by routers of other sessions.
+	available atomic.Bool
+	priority  atomic.Int32
+}
+
+// New returns a session for the bound full JID j on conn.
+func New(j jid.JID, conn Conn) *Session {
+	return &Session{jid: j, conn: conn}
+}
+
+// JID returns the bound full JID.
+func (s *Session) JID() jid.JID { return s.jid }
+
+// Send queues st on the session's connection.
+func (s *Session) Send(st *stanza.Element) bool { return s.conn.Send(st) }
+
+// Close closes the session's connection with err.
+func (s *Session) Close(err *stanza.StreamError) { s.conn.Close(err) }
+
+// SetPresence records the session's availability and priority
+// (RFC 6121 §4.7.2.3: priority is an integer from -128 to +127).
+func (s *Session) SetPresence(available bool, priority int) {
+	s.priority.Store(int32(priority))
+	s.available.Store(available)
+}
+
+// Available reports whether the session has sent available presence.
+func (s *Session) Available() bool { return s.available.Load() }
+
+// Priority returns the session's presence priority.
+func (s *Session) Priority() int { return int(s.priority.Load()) }
+
+const shardCount = 64
+
+// Registry maps bare JIDs to their bound sessions. It is sharded by bare
+// JID; each account's resources are an immutable slice replaced on change
+// (copy on write), so readers hold a shard lock only for one map lookup.
+type Registry struct {
+	seed   maphash.Seed
+	count  atomic.Int64
+	shards [shardCount]shard
+}
+
+type shard struct {
+	mu       sync.RWMutex
+	accounts map[jid.JID][]*Session // guarded by mu; slices never mutated in place
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	r := &Registry{seed: maphash.MakeSeed()}
+	for i := range r.shards {
+		r.shards[i].accounts = make(map[jid.JID][]*Session)
+	}
+	return r
+}
+
+func (r *Registry) shard(bare jid.JID) *shard {
+	return &r.shards[maphash.String(r.seed, bare.String())%shardCount]
+}
+
+// Bind adds s. A session already bound to the same full JID is removed and
+// returned as old, for the caller to close with the conflict stream error
+// (RFC 6120 §7.7.2.2). ErrTooManySessions when the account has max
+// sessions and s replaces none.
+func (r *Registry) Bind(s *Session, max int) (old *Session, err error) {
+	bare := s.jid.Bare()
+	sh := r.shard(bare)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	cur := sh.accounts[bare]
+	next := make([]*Session, 0, len(cur)+1)
+	for _, c := range cur {
+		if c.jid == s.jid {
+			old = c
+			continue
+		}
+		next = append(next, c)
+	}
+	if old == nil && len(cur) >= max {
+		return nil, ErrTooManySessions
+	}
+	next = append(next, s)
+	sh.accounts[bare] = next
+	if old == nil {
+		r.count.Add(1)
+	}
+	return old, nil
+}
+
+// Unbind removes s if it is still the session bound to its full JID, and
+// reports whether it did.
+func (r *Registry) Unbind(s *Session) bool {
+	bare := s.jid.Bare()
+	sh := r.shard(bare)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	cur := sh.accounts[bare]
+	i := slices.Index(cur, s)
+	if i < 0 {
+		return false
+	}
+	if len(cur) == 1 {
+		delete(sh.accounts, bare)
+	} else {
+		next := make([]*Session, 0, len(cur)-1)
+		next = append(next, cur[:i]...)
+		sh.accounts[bare] = append(next, cur[i+1:]...)
+	}
+	r.count.Add(-1)
+	return true
+}
+
+// Get returns the session bound to the full JID full, or nil.
+func (r *Registry) Get(full jid.JID) *Session {
+	for _, s := range r.Resources(full.Bare()) {
+		if s.jid == full {
+			return s
+		}
+	}
+	return nil
+}
+
+// Resources returns the sessions of the account bare. The slice is a
+// snapshot shared with other readers: it must not be modified.
+func (r *Registry) Resources(bare jid.JID) []*Session {
+	sh := r.shard(bare)
+	sh.mu.RLock()
+	s := sh.accounts[bare]
+	sh.mu.RUnlock()
+	return s
+}
+
+// Count returns the number of bound sessions.
+func (r *Registry) Count() int { return int(r.count.Load()) }
+
+// All returns a snapshot of every bound session.
+func (r *Registry) All() []*Session {
+	out := make([]*Session, 0, r.Count())
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.RLock()
+		for _, ss := range sh.accounts {
+			out = append(out, ss...)
+		}
+		sh.mu.RUnlock()
+	}
+	return out
+}
