@@ -35,7 +35,7 @@ type Conn struct {
 	authenticated bool
 	username      string
 	authFailures  int
-	peerClosed    bool // the peer closed its stream or socket: no linger needed
+	noLinger      bool // the peer closed, or already had its chance to: close at once
 	// plusUnsupported: the client tried a channel-binding type we lack
 	// (see auth.ConnInfo.PlusUnsupported).
 	plusUnsupported bool
@@ -115,18 +115,22 @@ func (c *Conn) handleReadError(err error) {
 	var ne net.Error
 	switch {
 	case errors.Is(err, errStreamClosed):
-		c.peerClosed = true
+		c.noLinger = true
 		c.closeStream(nil)
 	case errors.As(err, &se):
 		c.fail(se)
 	case errors.As(err, &xe):
 		c.fail(xe.StreamError())
 	case errors.As(err, &ne) && ne.Timeout():
-		if !c.isClosing() {
+		if c.isClosing() {
+			// The read deadline set after our closing tag expired: the
+			// peer had its moment to close (RFC 6120 §4.4).
+			c.noLinger = true
+		} else {
 			c.fail(&stanza.StreamError{Condition: stanza.StreamConnectionTimeout})
 		}
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, io.ErrUnexpectedEOF):
-		c.peerClosed = true
+		c.noLinger = true
 	default:
 		c.log.Debug("read failed", "err", err)
 	}
@@ -217,7 +221,7 @@ func (c *Conn) lingerClose() {
 		c.tlsConn.SetWriteDeadline(time.Now().Add(time.Second))
 		c.tlsConn.CloseWrite()
 	}
-	if tc, ok := c.nc.(*net.TCPConn); ok && !c.peerClosed {
+	if tc, ok := c.nc.(*net.TCPConn); ok && !c.noLinger {
 		tc.CloseWrite()
 		tc.SetReadDeadline(time.Now().Add(lingerTimeout))
 		io.CopyN(io.Discard, tc, 64<<10)
