@@ -35,11 +35,9 @@ func (c *Conn) handleStanza(el *stanza.Element) error {
 	}
 	// RFC 6120 §8.1.2.1: the server stamps the sender's full JID; a 'from'
 	// naming anyone else is invalid-from.
-	if el.HasAttr("from") {
-		f := el.Attr("from")
-		if f == "" {
-			return &stanza.StreamError{Condition: stanza.StreamImproperAddressing, Text: "empty from"}
-		}
+	// An empty 'from' (which some libraries write for an unset address) is
+	// treated as absent: it is overwritten below.
+	if f := el.Attr("from"); f != "" {
 		if f != c.jid.String() {
 			fj, err := jid.Parse(f)
 			if err != nil || (fj != c.jid && fj != c.jid.Bare()) {
