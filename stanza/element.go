@@ -232,3 +232,21 @@ func (e *Element) DeepCopy() *Element {
 func (e *Element) String() string {
 	return string(e.AppendXML(nil, ""))
 }
+
+// Size returns an estimate, in bytes, of e's serialised form (without
+// escaping), for accounting such as bounded outbound queues. It walks the
+// tree once and does not allocate.
+func (e *Element) Size() int {
+	n := 2*len(e.Local) + 5 // <name ...></name>
+	for i := range e.Attrs {
+		n += len(e.Attrs[i].Local) + len(e.Attrs[i].Value) + 4
+	}
+	for _, c := range e.Children {
+		if c.Elem != nil {
+			n += c.Elem.Size()
+		} else {
+			n += len(c.Text)
+		}
+	}
+	return n
+}

@@ -221,4 +221,3 @@ func readPassword(cmd *cobra.Command, flag string) (string, error) {
 	}
 	return strings.TrimRight(line, "\r\n"), nil
 }
-

@@ -42,12 +42,41 @@ func (c *Conn) bind(iq, b *stanza.Element) (bool, error) {
 		// §7.7.2.1: a resourcepart that cannot be prepared.
 		return false, c.replyPreBind(iq, stanza.NewError(stanza.BadRequest, "invalid resourcepart"))
 	}
+	res := stanza.IQResult(iq, stanza.NewElement(stanza.NSBind, "bind").Append(
+		stanza.NewElement(stanza.NSBind, "jid").AppendText(full.String())))
+	res.RemoveAttr("from")
+	res.RemoveAttr("to")
+
+	// Everything other goroutines may read is set before the session is
+	// published, and the bind result is queued first (not yet written), so
+	// that it precedes any stanza routed to the new session.
 	c.jid = full
 	c.sess = session.New(full, c)
+	log := c.log
+	c.log = c.log.With("jid", full.String())
+	c.wmu.Lock()
+	if c.closing {
+		c.wmu.Unlock()
+		return false, errClosing
+	}
+	c.conn.SetReadDeadline(time.Time{})
+	c.queued = true
+	c.queue = append(c.queue, res)
+	c.queuedBytes += res.Size()
+	c.wmu.Unlock()
+
 	old, err := c.srv.cfg.Sessions.Bind(c.sess, c.srv.cfg.C2S.MaxSessionsPerAccount)
 	if errors.Is(err, session.ErrTooManySessions) {
-		c.sess = nil
-		c.jid = jid.JID{}
+		c.wmu.Lock()
+		c.queued = false
+		c.queue, c.queuedBytes = c.queue[:0], 0
+		closing := c.closing
+		c.wmu.Unlock()
+		c.sess, c.jid, c.log = nil, jid.JID{}, log
+		if closing {
+			// Close arrived meanwhile; the reader must now send its error.
+			return false, errClosing
+		}
 		// §7.6.2.1: the account has reached its limit of sessions.
 		return false, c.replyPreBind(iq, stanza.NewError(stanza.ResourceConstraint, "too many sessions for this account"))
 	}
@@ -56,13 +85,10 @@ func (c *Conn) bind(iq, b *stanza.Element) (bool, error) {
 		// JID, which gets the conflict stream error.
 		old.Close(&stanza.StreamError{Condition: stanza.StreamConflict, Text: "replaced by a new session"})
 	}
-	c.conn.SetReadDeadline(time.Time{})
-	c.log = c.log.With("jid", full.String())
-	res := stanza.IQResult(iq, stanza.NewElement(stanza.NSBind, "bind").Append(
-		stanza.NewElement(stanza.NSBind, "jid").AppendText(full.String())))
-	res.RemoveAttr("from")
-	res.RemoveAttr("to")
-	c.sendFirst(res)
+	c.wmu.Lock()
+	c.startWriterLocked()
+	c.wmu.Unlock()
+	c.srv.donePending(c)
 	c.srv.cfg.Modules.SessionBound(c.ctx, c.sess)
 	c.startIdleTimer()
 	return true, nil

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,8 @@ type Conn struct {
 	conn      net.Conn  // what is read and written: nc, or the TLS layer over it
 	tlsConn   *tls.Conn // nil until TLS is up
 	directTLS bool
+	ip        netip.Addr // remote address, for the per-IP limit
+	pending   bool       // counted in Server.pending; guarded by Server.mu
 	dec       *xmlstream.Decoder
 	log       *slog.Logger
 	ctx       context.Context
@@ -50,14 +53,19 @@ type Conn struct {
 	idleTimer *time.Timer  // nil until bound and an idle hook exists
 
 	// Write side. wmu guards everything below it.
-	wmu        sync.Mutex
-	queue      []*stanza.Element
-	spare      []*stanza.Element // recycled queue backing array
-	writing    bool              // a writer goroutine is running
-	closing    bool              // no more stanzas are accepted
+	wmu         sync.Mutex
+	queue       []*stanza.Element
+	queuedBytes int               // estimated size of queue (stanza.Element.Size)
+	spare       []*stanza.Element // recycled queue backing array
+	writing     bool              // a writer goroutine is running
+	// queued: output goes through the queue and the writer (set at bind);
+	// before, the reader writes synchronously and Close only wakes it.
+	queued     bool
+	closing    bool // no more stanzas are accepted
 	closeErr   *stanza.StreamError
 	streamOpen bool // our stream header was sent
 	closed     bool // our closing tag was sent or the socket is dead
+	finished   bool // the reader has ended; the idle timer must not re-arm
 	wwg        sync.WaitGroup
 }
 
@@ -65,6 +73,9 @@ func newConn(s *Server, nc net.Conn, directTLS bool) *Conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Conn{srv: s, nc: nc, conn: nc, directTLS: directTLS, ctx: ctx, cancel: cancel,
 		log: s.log.With("remote", nc.RemoteAddr().String())}
+	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+		c.ip = ap.Addr().Unmap()
+	}
 	c.lastRead.Store(time.Now().UnixNano())
 	return c
 }
@@ -82,6 +93,9 @@ func (c *Conn) serve() {
 	if c.directTLS {
 		if err := c.handshake(); err != nil {
 			c.log.Debug("tls handshake failed", "err", err)
+			if errors.Is(err, errClosing) {
+				c.closeStream(nil)
+			}
 			return
 		}
 	}
@@ -117,16 +131,24 @@ func (c *Conn) handleReadError(err error) {
 	case errors.Is(err, errStreamClosed):
 		c.noLinger = true
 		c.closeStream(nil)
+	case errors.Is(err, errAlreadyClosed):
 	case errors.As(err, &se):
 		c.fail(se)
 	case errors.As(err, &xe):
 		c.fail(xe.StreamError())
-	case errors.As(err, &ne) && ne.Timeout():
-		if c.isClosing() {
+	case errors.Is(err, errClosing), errors.As(err, &ne) && ne.Timeout():
+		c.wmu.Lock()
+		closing, closed := c.closing, c.closed
+		c.wmu.Unlock()
+		switch {
+		case closed:
 			// The read deadline set after our closing tag expired: the
 			// peer had its moment to close (RFC 6120 §4.4).
 			c.noLinger = true
-		} else {
+		case closing:
+			// Close woke the reader during negotiation: send its error.
+			c.closeStream(nil)
+		default:
 			c.fail(&stanza.StreamError{Condition: stanza.StreamConnectionTimeout})
 		}
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, io.ErrUnexpectedEOF):
@@ -135,6 +157,9 @@ func (c *Conn) handleReadError(err error) {
 		c.log.Debug("read failed", "err", err)
 	}
 }
+
+// errClosing reports that Close was called while the reader negotiated.
+var errClosing = errors.New("c2s: connection closing")
 
 // errStreamClosed reports that the peer sent its closing stream tag.
 var errStreamClosed = errors.New("c2s: stream closed by peer")
@@ -177,8 +202,11 @@ func (c *Conn) startWriterLocked() {
 }
 
 // Close ends the connection with a stream error (nil: a clean close). It
-// never blocks on the peer: the writer sends what is queued, the error and
-// the closing tag, and a short read deadline then wakes the reader.
+// never blocks on the peer. Once bound, the writer sends what is queued,
+// the error and the closing tag, and a short read deadline then wakes the
+// reader. Before that the reader owns the socket: Close cancels its
+// context and wakes it with an expired read deadline, and the reader sends
+// the error itself.
 func (c *Conn) Close(se *stanza.StreamError) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -187,7 +215,24 @@ func (c *Conn) Close(se *stanza.StreamError) {
 	}
 	c.closing = true
 	c.closeErr = se
-	c.startWriterLocked()
+	if c.queued {
+		c.startWriterLocked()
+		return
+	}
+	c.cancel()
+	c.nc.SetReadDeadline(time.Now())
+}
+
+// setReadDeadline sets the read deadline unless the connection is closing,
+// whose deadline must not be extended or cleared.
+func (c *Conn) setReadDeadline(t time.Time) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closing {
+		return errClosing
+	}
+	c.conn.SetReadDeadline(t)
+	return nil
 }
 
 // finish runs when the reader ends: it unbinds the session, runs the
@@ -199,6 +244,7 @@ func (c *Conn) finish() {
 	}
 	c.wmu.Lock()
 	c.closing = true
+	c.finished = true
 	c.startWriterLocked()
 	c.wmu.Unlock()
 	if c.idleTimer != nil {
@@ -233,39 +279,31 @@ func (c *Conn) lingerClose() {
 const lingerTimeout = time.Second
 
 // Send queues st for the writer and never blocks. It returns false when
-// the connection is closing or the queue is full; a full queue marks a
-// slow consumer, which is disconnected (DESIGN.md §3 step 6).
+// the connection is closing or its queue is full. A queue over
+// c2s.outbound_queue stanzas or c2s.outbound_queue_bytes marks a slow
+// consumer, which is disconnected (DESIGN.md §3 step 6).
 func (c *Conn) Send(st *stanza.Element) bool {
+	size := st.Size()
 	c.wmu.Lock()
 	if c.closing {
 		c.wmu.Unlock()
 		return false
 	}
-	if len(c.queue) >= c.srv.cfg.C2S.OutboundQueue {
+	cfg := &c.srv.cfg.C2S
+	if len(c.queue) >= cfg.OutboundQueue || c.queuedBytes+size > cfg.OutboundQueueBytes {
 		c.closing = true
 		c.closeErr = &stanza.StreamError{Condition: stanza.StreamPolicyViolation, Text: "slow consumer: outbound queue full"}
+		c.startWriterLocked()
+		queued, bytes := len(c.queue), c.queuedBytes
 		c.wmu.Unlock()
-		c.log.Warn("slow consumer disconnected", "jid", c.jid.String(), "queued", c.srv.cfg.C2S.OutboundQueue)
+		c.log.Warn("slow consumer disconnected", "queued", queued, "queued_bytes", bytes)
 		return false
 	}
 	c.queue = append(c.queue, st)
+	c.queuedBytes += size
 	c.startWriterLocked()
 	c.wmu.Unlock()
 	return true
-}
-
-// sendFirst queues st ahead of everything queued (the bind result must
-// precede stanzas routed to the session as soon as it is published).
-func (c *Conn) sendFirst(st *stanza.Element) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.closing {
-		return
-	}
-	c.queue = append(c.queue, nil)
-	copy(c.queue[1:], c.queue)
-	c.queue[0] = st
-	c.startWriterLocked()
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
@@ -273,10 +311,14 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b 
 // maxPooledBuf keeps rare huge buffers out of the pool.
 const maxPooledBuf = 64 << 10
 
-// writeLoop drains the queue, coalescing every queued stanza into one
-// write (DESIGN.md §3 step 8), and exits when the queue is empty so that an
-// idle connection holds no writer goroutine. It also performs the close
-// sequence requested by Close.
+// maxWrite bounds one coalesced write, so that a burst of large stanzas is
+// not copied into one huge buffer.
+const maxWrite = 64 << 10
+
+// writeLoop drains the queue, coalescing queued stanzas into writes of up
+// to maxWrite bytes (DESIGN.md §3 step 8), and exits when the queue is
+// empty so that an idle connection holds no writer goroutine. It also
+// performs the close sequence requested by Close.
 func (c *Conn) writeLoop() {
 	defer c.wwg.Done()
 	bp := bufPool.Get().(*[]byte)
@@ -301,18 +343,29 @@ func (c *Conn) writeLoop() {
 		}
 		c.queue = c.spare[:0]
 		c.spare = nil
+		c.queuedBytes = 0
 		c.wmu.Unlock()
 
 		buf := (*bp)[:0]
+		var err error
 		for i, st := range batch {
 			buf = st.AppendXML(buf, stanza.NSClient)
 			batch[i] = nil
+			if len(buf) >= maxWrite && i < len(batch)-1 {
+				if err = c.writeRaw(buf); err != nil {
+					break
+				}
+				buf = buf[:0]
+			}
+		}
+		if err == nil {
+			err = c.writeRaw(buf)
 		}
 		*bp = buf
-		err := c.writeRaw(buf)
 
 		c.wmu.Lock()
 		if c.spare == nil && cap(batch) <= 1024 {
+			clear(batch)
 			c.spare = batch[:0]
 		}
 		c.wmu.Unlock()
@@ -357,7 +410,14 @@ func (c *Conn) flushAndClose() {
 	c.closed = true
 	batch := c.queue
 	c.queue = nil
+	c.queuedBytes = 0
 	se := c.closeErr
+	if c.directTLS && c.tlsConn == nil {
+		// XEP-0368: nothing is written in plaintext on a direct TLS port.
+		c.wmu.Unlock()
+		c.nc.Close()
+		return
+	}
 	open := c.streamOpen
 	c.streamOpen = true
 	c.wmu.Unlock()

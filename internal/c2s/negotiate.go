@@ -25,7 +25,9 @@ func (c *Conn) next() (xmlstream.Event, error) {
 	if c.bindDeadline.Before(d) {
 		d = c.bindDeadline
 	}
-	c.conn.SetReadDeadline(d)
+	if err := c.setReadDeadline(d); err != nil {
+		return xmlstream.Event{}, err
+	}
 	return c.dec.Next()
 }
 

@@ -17,7 +17,9 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -55,8 +57,10 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{} // guarded by mu
 	conns     map[*Conn]struct{}        // guarded by mu
+	pending   map[netip.Addr]int        // guarded by mu; unbound connections per IP
 	closing   bool                      // guarded by mu
-	wg        sync.WaitGroup            // one per serving connection and listener
+	refused   atomic.Int64
+	wg        sync.WaitGroup // one per serving connection and listener
 }
 
 // NewServer returns a server; call Serve for each listener.
@@ -80,6 +84,7 @@ func NewServer(c Config) *Server {
 		cfg: c, tlsConfig: tc, preAuth: pre, postAuth: post, log: c.Logger,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*Conn]struct{}),
+		pending:   make(map[netip.Addr]int),
 	}
 }
 
@@ -129,6 +134,16 @@ func (s *Server) Serve(l net.Listener, directTLS bool) error {
 			nc.Close()
 			return ErrServerClosed
 		}
+		if len(s.conns) >= s.cfg.C2S.MaxConnections || s.pending[c.ip] >= s.cfg.C2S.MaxPendingPerIP {
+			// Refused before any work: a cheap defence against
+			// connection floods (the limits are in the config).
+			s.mu.Unlock()
+			nc.Close()
+			s.refused.Add(1)
+			continue
+		}
+		s.pending[c.ip]++
+		c.pending = true
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
@@ -139,9 +154,31 @@ func (s *Server) Serve(l net.Listener, directTLS bool) error {
 func (s *Server) forget(c *Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	s.donePendingLocked(c)
 	s.mu.Unlock()
 	s.wg.Done()
 }
+
+// donePending stops counting c among its IP's unbound connections.
+func (s *Server) donePending(c *Conn) {
+	s.mu.Lock()
+	s.donePendingLocked(c)
+	s.mu.Unlock()
+}
+
+func (s *Server) donePendingLocked(c *Conn) {
+	if !c.pending {
+		return
+	}
+	c.pending = false
+	if s.pending[c.ip]--; s.pending[c.ip] <= 0 {
+		delete(s.pending, c.ip)
+	}
+}
+
+// Refused returns how many connections were refused at accept because of
+// the connection limits.
+func (s *Server) Refused() int64 { return s.refused.Load() }
 
 // Shutdown stops accepting, sends every connection the system-shutdown
 // stream error (RFC 6120 §4.9.3.21) and waits until they are closed or ctx

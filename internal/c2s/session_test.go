@@ -3,6 +3,7 @@ package c2s_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -275,4 +276,91 @@ func TestSlowConsumer(t *testing.T) {
 	})
 	// alice is unaffected.
 	ping(t, a, "localhost")
+}
+
+// TestShutdownDuringNegotiation: a connection between SASL and bind, and a
+// direct TLS connection that has not shaken hands, are closed at shutdown
+// without resuming negotiation and without plaintext on the TLS port.
+func TestShutdownDuringNegotiation(t *testing.T) {
+	s := xmpptest.Start(t, "")
+	s.AddUser(t, "alice", "secret")
+	c := xmpptest.Dial(t, s)
+	c.OpenStream()
+	c.StartTLS()
+	if el := c.AuthPLAIN("alice", "secret"); el.Local != "success" {
+		t.Fatal(el)
+	}
+	c.RestartParser()
+	raw := xmpptest.DialTCP(t, s.TLSAddr)
+	xmpptest.WaitFor(t, "both connections accepted", 5*time.Second, func() bool { return s.C2S().ConnCount() == 2 })
+
+	start := time.Now()
+	done := make(chan struct{})
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+		close(done)
+	}()
+	c.ExpectStreamError(stanza.StreamSystemShutdown)
+	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := raw.Read(make([]byte, 64)); n != 0 || err == nil {
+		t.Errorf("direct TLS port wrote %d plaintext bytes (%v)", n, err)
+	}
+	<-done
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("shutdown took %v", d)
+	}
+	if n := s.Sessions().Count(); n != 0 {
+		t.Errorf("%d sessions bound after shutdown", n)
+	}
+}
+
+// TestQueueBytesBound: a client that sends itself large stanzas and never
+// reads is dropped once its queue holds outbound_queue_bytes, long before
+// outbound_queue stanzas, and the server's heap stays bounded.
+func TestQueueBytesBound(t *testing.T) {
+	s := xmpptest.Start(t, "c2s: {outbound_queue_bytes: 1048576, write_timeout: 5s}")
+	s.AddUser(t, "alice", "secret")
+	s.AddUser(t, "bob", "secret")
+	bob := xmpptest.Login(t, s, "bob", "secret", "ok")
+	c := xmpptest.Login(t, s, "alice", "secret", "flood")
+	alice := jid.MustParse("alice@localhost")
+
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	msg := []byte(`<message to='alice@localhost/flood'><body>` + strings.Repeat("x", 200<<10) + `</body></message>`)
+	for i := 0; i < 1500 && len(s.Sessions().Resources(alice)) > 0; i++ {
+		c.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Conn.Write(msg); err != nil {
+			break
+		}
+	}
+	xmpptest.WaitFor(t, "the flooding session to be dropped", 20*time.Second, func() bool {
+		return len(s.Sessions().Resources(alice)) == 0
+	})
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 32<<20 {
+		t.Errorf("heap grew by %d MiB", grown>>20)
+	}
+	ping(t, bob, "localhost")
+}
+
+// TestPendingPerIP: connections from one address that have not bound are
+// capped; bound sessions do not count.
+func TestPendingPerIP(t *testing.T) {
+	s := xmpptest.Start(t, "c2s: {max_pending_per_ip: 2}")
+	s.AddUser(t, "alice", "secret")
+	xmpptest.Login(t, s, "alice", "secret", "bound") // bound: no longer pending
+	xmpptest.DialTCP(t, s.Addr)
+	xmpptest.DialTCP(t, s.Addr)
+	xmpptest.WaitFor(t, "two pending connections", 5*time.Second, func() bool { return s.C2S().ConnCount() == 3 })
+	third := xmpptest.DialTCP(t, s.Addr)
+	third.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := third.Read(make([]byte, 1)); err == nil || s.C2S().Refused() != 1 {
+		t.Fatalf("third pending connection not refused: %v, refused %d", err, s.C2S().Refused())
+	}
 }

@@ -83,10 +83,16 @@ func (c *Conn) handleStanza(el *stanza.Element) error {
 			return nil
 		}
 		if to.IsZero() {
-			// Broadcast presence (RFC 6121 §4.2, §4.5): record
-			// availability and priority; the presence module does the
-			// broadcast.
-			c.sess.SetPresence(el.Attr("type") != stanza.TypeUnavailable, presencePriority(el))
+			// Broadcast presence (RFC 6121 §4.2, §4.5): only available
+			// and unavailable presence change the session's state; the
+			// presence module does the broadcast. Other types without a
+			// 'to' address nobody and are dropped.
+			switch el.Attr("type") {
+			case "":
+				c.sess.SetPresence(true, presencePriority(el))
+			case stanza.TypeUnavailable:
+				c.sess.SetPresence(false, 0)
+			}
 			return nil
 		}
 	}
@@ -162,15 +168,24 @@ func (c *Conn) startIdleTimer() {
 	// sees c.idleTimer set.
 	c.idleTimer = time.AfterFunc(time.Duration(1<<62), func() {
 		quiet := time.Since(time.Unix(0, c.lastRead.Load()))
+		// Re-arming happens under wmu so that finish, which sets finished
+		// under wmu before stopping the timer, always wins.
+		c.wmu.Lock()
+		if c.finished {
+			c.wmu.Unlock()
+			return
+		}
 		if quiet < after {
 			c.idleTimer.Reset(after - quiet)
+			c.wmu.Unlock()
 			return
 		}
-		if c.isClosing() {
-			return
-		}
-		hook(c.ctx, c.sess)
 		c.idleTimer.Reset(after)
+		closing := c.closing
+		c.wmu.Unlock()
+		if !closing {
+			hook(c.ctx, c.sess) // outside wmu: the hook sends to this session
+		}
 	})
 	c.idleTimer.Reset(after)
 }

@@ -3,6 +3,7 @@ package c2s
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"time"
 
 	"github.com/mote-xmpp/mote/internal/auth"
@@ -30,6 +31,9 @@ func (c *Conn) startTLS() error {
 		return err
 	}
 	if err := c.handshake(); err != nil {
+		if errors.Is(err, errClosing) {
+			return err
+		}
 		c.log.Debug("tls handshake failed", "err", err)
 		c.wmu.Lock()
 		c.closing, c.closed = true, true
@@ -48,12 +52,15 @@ func (c *Conn) handshake() error {
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return err
 	}
-	c.nc.SetDeadline(time.Time{})
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	c.tlsConn = tc
 	c.conn = tc
-	c.wmu.Lock()
 	c.streamOpen = false
-	c.wmu.Unlock()
+	if c.closing {
+		return errClosing
+	}
+	c.nc.SetDeadline(time.Time{})
 	return nil
 }
 

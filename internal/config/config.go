@@ -80,6 +80,15 @@ type C2SConfig struct {
 	// OutboundQueue is how many stanzas may wait for one session's writer;
 	// a session whose queue overflows is a slow consumer and is closed.
 	OutboundQueue int `yaml:"outbound_queue"`
+	// OutboundQueueBytes bounds the estimated bytes waiting for one
+	// session's writer, so that large stanzas cannot pile up.
+	OutboundQueueBytes int `yaml:"outbound_queue_bytes"`
+	// MaxConnections caps open client connections; more are refused at
+	// accept.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxPendingPerIP caps connections from one IP address that have not
+	// bound a resource yet (slow or hostile negotiations).
+	MaxPendingPerIP int `yaml:"max_pending_per_ip"`
 	// ShutdownTimeout bounds a graceful stop.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 }
@@ -117,6 +126,9 @@ func Default() *Config {
 			MaxStanzaBytesPreAuth: 10 << 10,
 			MaxStanzaBytes:        256 << 10,
 			OutboundQueue:         4096,
+			OutboundQueueBytes:    2 << 20,
+			MaxConnections:        500000,
+			MaxPendingPerIP:       1024,
 			ShutdownTimeout:       8 * time.Second,
 		},
 		Storage: Storage{Driver: "sqlite", Path: "mote.db"},
@@ -212,6 +224,9 @@ func (c *Config) Validate() error {
 		{"c2s.max_stanza_bytes_pre_auth", int64(c.C2S.MaxStanzaBytesPreAuth)},
 		{"c2s.max_stanza_bytes", int64(c.C2S.MaxStanzaBytes)},
 		{"c2s.outbound_queue", int64(c.C2S.OutboundQueue)},
+		{"c2s.outbound_queue_bytes", int64(c.C2S.OutboundQueueBytes)},
+		{"c2s.max_connections", int64(c.C2S.MaxConnections)},
+		{"c2s.max_pending_per_ip", int64(c.C2S.MaxPendingPerIP)},
 		{"c2s.shutdown_timeout", int64(c.C2S.ShutdownTimeout)},
 	}
 	for _, p := range positive {

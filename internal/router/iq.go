@@ -11,15 +11,19 @@ import (
 
 // SendIQ sends the IQ request iq from the server and calls f exactly once:
 // with the result or error reply, or with remote-server-timeout when no
-// reply arrives within the router's IQ timeout. The id and from of iq are
-// set here.
+// reply arrives in time: by ctx's deadline when it has one, else within the
+// router's IQ timeout. The id and from of iq are set here.
 func (r *Router) SendIQ(ctx context.Context, iq *stanza.Element, f module.IQResultFunc) {
+	timeout := r.iqTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
 	r.pendingMu.Lock()
 	r.nextID++
 	id := "mote-" + strconv.FormatUint(r.nextID, 36)
 	p := &pendingIQ{to: iq.Attr("to"), f: f}
 	r.pending[id] = p
-	p.timer = time.AfterFunc(r.iqTimeout, func() {
+	p.timer = time.AfterFunc(timeout, func() {
 		if r.takePending(id) != nil {
 			f(nil, stanza.NewError(stanza.RemoteServerTimeout, "no reply"))
 		}

@@ -169,11 +169,29 @@ func (r *Router) toBare(ctx context.Context, st *stanza.Element, to jid.JID) {
 	case stanza.KindIQ:
 		r.serverIQ(ctx, st, module.ToAccount)
 	case stanza.KindMessage:
-		if r.deliverMessageToBare(st, to) {
+		// §8.5.2.1.1 and §8.5.2.2.1, by message type.
+		switch st.Attr("type") {
+		case stanza.TypeError:
+			// Silently ignored.
+		case stanza.TypeGroupchat:
+			r.bounce(ctx, st, stanza.NewError(stanza.ServiceUnavailable, ""))
+		case stanza.TypeHeadline:
+			// Every non-negative resource, or nobody.
+			for _, s := range r.sessions.Resources(to) {
+				if s.Available() && s.Priority() >= 0 {
+					s.Send(st)
+				}
+			}
+		default:
+			if !r.deliverMessageToBare(st, to) {
+				r.undeliverable(ctx, st, to)
+			}
+		}
+	case stanza.KindPresence:
+		if st.Attr("type") == stanza.TypeProbe {
+			// §4.3: probes are answered by the server, never delivered.
 			return
 		}
-		r.undeliverable(ctx, st, to)
-	case stanza.KindPresence:
 		// §8.5.2.1.2: presence goes to every available resource.
 		for _, s := range r.sessions.Resources(to) {
 			if s.Available() {
@@ -207,14 +225,11 @@ func (r *Router) deliverMessageToBare(st *stanza.Element, to jid.JID) bool {
 
 // toFull applies RFC 6121 §8.5.3 for a full JID.
 func (r *Router) toFull(ctx context.Context, st *stanza.Element, to jid.JID) {
-	if s := r.sessions.Get(to); s != nil {
-		if !s.Send(st) {
-			// The receiver's queue is full (a slow consumer being closed).
-			r.bounce(ctx, st, stanza.NewError(stanza.ResourceConstraint, "recipient cannot keep up"))
-		}
+	if s := r.sessions.Get(to); s != nil && s.Send(st) {
 		return
 	}
-	// §8.5.3.2: no such resource.
+	// §8.5.3.2: no such resource, or one that is closing (a slow consumer
+	// being dropped) and takes nothing more.
 	switch stanza.KindOf(st) {
 	case stanza.KindMessage:
 		switch st.Attr("type") {
@@ -253,6 +268,10 @@ func (r *Router) undeliverable(ctx context.Context, st *stanza.Element, to jid.J
 // bounce returns an error reply to the sender of st, unless st is itself an
 // error (RFC 6120 §8.3.1: never answer an error with an error).
 func (r *Router) bounce(ctx context.Context, st *stanza.Element, e stanza.Error) {
+	if stanza.KindOf(st) == stanza.KindIQ && st.Attr("type") == stanza.TypeResult {
+		// §8.2.3: a result is never answered either.
+		return
+	}
 	reply := stanza.ErrorReply(st, e)
 	if reply == nil || reply.Attr("to") == "" {
 		return
@@ -272,7 +291,11 @@ func (r *Router) bounce(ctx context.Context, st *stanza.Element, e stanza.Error)
 		return
 	}
 	if to.IsBare() {
-		r.deliverMessageToBare(reply, to)
+		// Only a message can come from a bare JID and be answered there;
+		// an IQ error must not reach resources that never asked.
+		if stanza.KindOf(reply) == stanza.KindMessage {
+			r.deliverMessageToBare(reply, to)
+		}
 		return
 	}
 	if s := r.sessions.Get(to); s != nil {

@@ -123,6 +123,10 @@ func TestDelivery(t *testing.T) {
 		{"full JID of unavailable resource", el("message", "dev@example.com/d", "chat", body()), []string{"dev@example.com/d"}, "", false},
 		{"bare JID: highest non-negative priority", el("message", "dev@example.com", "chat", body()), []string{"dev@example.com/b"}, "", false},
 		{"bare JID: only negative priorities", el("message", "neg@example.com", "chat", body()), nil, stanza.ServiceUnavailable, false},
+		{"bare JID: groupchat refused", el("message", "dev@example.com", "groupchat", body()), nil, stanza.ServiceUnavailable, false},
+		{"bare JID: headline to every non-negative resource", el("message", "dev@example.com", "headline", body()), []string{"dev@example.com/a", "dev@example.com/b"}, "", false},
+		{"bare JID: error dropped", el("message", "dev@example.com", "error", body()), nil, "", false},
+		{"bare JID: probe not delivered", el("presence", "dev@example.com", "probe", nil), nil, "", false},
 		{"unknown resource: chat goes to bare", el("message", "dev@example.com/zzz", "chat", body()), []string{"dev@example.com/b"}, "", false},
 		{"unknown resource: headline dropped", el("message", "dev@example.com/zzz", "headline", body()), nil, "", false},
 		{"unknown resource: groupchat", el("message", "dev@example.com/zzz", "groupchat", body()), nil, stanza.ServiceUnavailable, false},
@@ -178,14 +182,27 @@ func TestDelivery(t *testing.T) {
 	}
 }
 
-// TestFullQueue: a receiver whose queue is full bounces resource-constraint.
-func TestFullQueue(t *testing.T) {
+// TestClosingReceiver: a resource whose queue refuses stanzas (a slow
+// consumer being closed) is treated as absent (RFC 6121 §8.5.3.2).
+func TestClosingReceiver(t *testing.T) {
 	f := newFixture(t)
-	f.conns["dev@example.com/a"].full = true
-	f.r.Route(context.Background(), el("message", "dev@example.com/a", "chat", nil))
+	f.conns["dev@example.com/b"].full = true
+	f.r.Route(context.Background(), el("message", "dev@example.com/b", "chat", nil))
+	if got := f.conns["dev@example.com/a"].take(); len(got) != 0 {
+		t.Fatalf("lower priority resource got %v", got)
+	}
+	if got := f.conns[sender].take(); len(got) != 1 {
+		t.Fatalf("sender got %v, want one error", got)
+	}
+	f.r.Route(context.Background(), el("iq", "dev@example.com/b", "get", stanza.NewElement("urn:x", "q")))
 	got := f.conns[sender].take()
-	if e, ok := stanza.ErrorFromElement(got[0]); len(got) != 1 || !ok || e.Condition != stanza.ResourceConstraint {
+	if e, ok := stanza.ErrorFromElement(got[0]); len(got) != 1 || !ok || e.Condition != stanza.ServiceUnavailable {
 		t.Fatalf("sender got %v", got)
+	}
+	// §8.2.3: a result is never answered with an error.
+	f.r.Route(context.Background(), el("iq", "dev@example.com/b", "result", nil))
+	if got := f.conns[sender].take(); len(got) != 0 {
+		t.Fatalf("sender got %v for an undeliverable result", got)
 	}
 }
 

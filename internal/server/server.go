@@ -38,6 +38,9 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners []listener // guarded by mu
+
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 type listener struct {
@@ -210,7 +213,13 @@ func (s *Server) Serve() error {
 
 // Shutdown closes the listeners, sends every session system-shutdown,
 // waits for them within ctx, then stops modules and storage.
+// Calls after the first wait for it and return its result.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdownOnce.Do(func() { s.shutdownErr = s.shutdown(ctx) })
+	return s.shutdownErr
+}
+
+func (s *Server) shutdown(ctx context.Context) error {
 	err := s.c2s.Shutdown(ctx)
 	s.closeListeners()
 	s.router.Close()
@@ -229,3 +238,6 @@ func (s *Server) Sessions() *session.Registry { return s.sessions }
 
 // Modules returns the module registry.
 func (s *Server) Modules() *module.Registry { return s.registry }
+
+// C2S returns the client listener server.
+func (s *Server) C2S() *c2s.Server { return s.c2s }

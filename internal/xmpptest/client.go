@@ -244,6 +244,10 @@ func (c *Client) AuthSCRAM(mech, user, password string) *stanza.Element {
 	}
 }
 
+// RestartParser expects a new stream header from the server, as after SASL
+// success, without sending one.
+func (c *Client) RestartParser() { c.dec.Restart() }
+
 // Restart opens the new stream after SASL success (RFC 6120 §6.4.6) and
 // returns its features.
 func (c *Client) Restart() *stanza.Element {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mote-xmpp/mote/internal/module"
+	"github.com/mote-xmpp/mote/jid"
 	"github.com/mote-xmpp/mote/stanza"
 )
 
@@ -47,11 +48,14 @@ func (m *Module) Start(ctx context.Context, h module.Host) error {
 		return err
 	}
 	m.h = h
-	for _, t := range []module.Target{module.ToServer, module.ToAccount} {
-		h.AddFeature(t, NS)
-		// §4.1 client-to-server ping; a ping with no 'to' is answered too.
-		h.HandleIQ(t, stanza.TypeGet, NS, "ping", module.IQHandlerFunc(pong))
-	}
+	// §4.1 client-to-server ping.
+	h.AddFeature(module.ToServer, NS)
+	h.HandleIQ(module.ToServer, stanza.TypeGet, NS, "ping", module.IQHandlerFunc(pong))
+	// A ping with no 'to', or to the sender's own bare JID, is answered by
+	// the server on the account's behalf (RFC 6121 §8.5.2.1.3); another
+	// account's bare JID gets service-unavailable, as if nobody were there.
+	h.AddFeature(module.ToAccount, NS)
+	h.HandleIQ(module.ToAccount, stanza.TypeGet, NS, "ping", module.IQHandlerFunc(pongOwn))
 	if m.cfg.Interval > 0 {
 		h.OnIdle(m.cfg.Interval, m.pingIdle)
 	}
@@ -63,18 +67,27 @@ func (m *Module) Stop(context.Context) error { return nil }
 
 func pong(context.Context, *stanza.Element) (*stanza.Element, error) { return nil, nil }
 
+func pongOwn(_ context.Context, iq *stanza.Element) (*stanza.Element, error) {
+	if to := iq.Attr("to"); to != "" {
+		from, _ := jid.Parse(iq.Attr("from"))
+		if t, err := jid.Parse(to); err != nil || t.Bare() != from.Bare() {
+			return nil, stanza.NewError(stanza.ServiceUnavailable, "")
+		}
+	}
+	return nil, nil
+}
+
 // pingIdle sends a server-to-client ping (XEP-0199 §4.2) to a silent
 // session. Any reply, even an error, proves the client alive (§4.2.2);
-// a timeout closes the session.
+// no reply within the timeout closes the session.
 func (m *Module) pingIdle(ctx context.Context, s module.Session) {
 	iq := stanza.NewElement(stanza.NSClient, "iq", "to", s.JID().String(), "type", stanza.TypeGet)
 	iq.Append(stanza.NewElement(NS, "ping"))
-	timer := time.AfterFunc(m.cfg.Timeout, func() {
-		s.Close(&stanza.StreamError{Condition: stanza.StreamConnectionTimeout, Text: "no answer to ping"})
-	})
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
 	m.h.SendIQ(ctx, iq, func(reply *stanza.Element, err error) {
-		if reply != nil {
-			timer.Stop()
+		cancel()
+		if reply == nil {
+			s.Close(&stanza.StreamError{Condition: stanza.StreamConnectionTimeout, Text: "no answer to ping"})
 		}
 	})
 }
