@@ -129,48 +129,46 @@ func userCommand(load func() (*config.Config, error)) *cobra.Command {
 		defer st.Close()
 		return f(st.Users())
 	}
-	var password string
-	add := &cobra.Command{
-		Use:   "add USERNAME",
-		Short: "Create an account; the password is read from --password, or prompted for / read from stdin",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			pw, err := readPassword(cmd, password)
-			if err != nil {
-				return err
-			}
-			return withStore(cmd.Context(), func(u storage.Users) error {
-				name, err := accounts.Add(cmd.Context(), u, args[0], pw)
-				if errors.Is(err, storage.ErrExists) {
-					return fmt.Errorf("user %s already exists", name)
+	// withPassword builds a command taking USERNAME and a password from
+	// --password, a prompt or stdin.
+	withPassword := func(use, short string, run func(ctx context.Context, u storage.Users, cmd *cobra.Command, name, pw string) error) *cobra.Command {
+		var password string
+		c := &cobra.Command{
+			Use:   use,
+			Short: short,
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				pw, err := readPassword(cmd, password)
+				if err != nil {
+					return err
 				}
-				if err == nil {
-					fmt.Fprintln(cmd.OutOrStdout(), "created", name)
-				}
-				return err
-			})
-		},
+				return withStore(cmd.Context(), func(u storage.Users) error {
+					return run(cmd.Context(), u, cmd, args[0], pw)
+				})
+			},
+		}
+		c.Flags().StringVar(&password, "password", "", "the password (visible in the process list: prefer stdin)")
+		return c
 	}
-	add.Flags().StringVar(&password, "password", "", "the password (visible in the process list: prefer stdin)")
-	passwd := &cobra.Command{
-		Use:   "passwd USERNAME",
-		Short: "Change an account's password",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			pw, err := readPassword(cmd, password)
-			if err != nil {
-				return err
+	add := withPassword("add USERNAME", "Create an account; the password is read from --password, or prompted for / read from stdin",
+		func(ctx context.Context, u storage.Users, cmd *cobra.Command, username, pw string) error {
+			name, err := accounts.Add(ctx, u, username, pw)
+			if errors.Is(err, storage.ErrExists) {
+				return fmt.Errorf("user %s already exists", name)
 			}
-			return withStore(cmd.Context(), func(u storage.Users) error {
-				err := accounts.SetPassword(cmd.Context(), u, args[0], pw)
-				if errors.Is(err, storage.ErrNotFound) {
-					return fmt.Errorf("no user %s", args[0])
-				}
-				return err
-			})
-		},
-	}
-	passwd.Flags().StringVar(&password, "password", "", "the new password (visible in the process list: prefer stdin)")
+			if err == nil {
+				fmt.Fprintln(cmd.OutOrStdout(), "created", name)
+			}
+			return err
+		})
+	passwd := withPassword("passwd USERNAME", "Change an account's password",
+		func(ctx context.Context, u storage.Users, _ *cobra.Command, username, pw string) error {
+			err := accounts.SetPassword(ctx, u, username, pw)
+			if errors.Is(err, storage.ErrNotFound) {
+				return fmt.Errorf("no user %s", username)
+			}
+			return err
+		})
 	del := &cobra.Command{
 		Use:   "del USERNAME",
 		Short: "Delete an account",

@@ -193,21 +193,20 @@ func (h *host) AddIdentity(category, typ, name string) {
 }
 
 func (h *host) OnSessionBound(priority int, hk SessionHook) {
-	h.reg.mustOpen("OnSessionBound")
-	if hk == nil {
-		panic("module: nil hook from " + h.name)
-	}
-	h.reg.seq++
-	h.reg.bound = append(h.reg.bound, prioritized[SessionHook]{priority, h.reg.seq, hk})
+	h.addSessionHook("OnSessionBound", &h.reg.bound, priority, hk)
 }
 
 func (h *host) OnSessionEnd(priority int, hk SessionHook) {
-	h.reg.mustOpen("OnSessionEnd")
+	h.addSessionHook("OnSessionEnd", &h.reg.end, priority, hk)
+}
+
+func (h *host) addSessionHook(what string, list *[]prioritized[SessionHook], priority int, hk SessionHook) {
+	h.reg.mustOpen(what)
 	if hk == nil {
-		panic("module: nil hook from " + h.name)
+		panic("module: nil " + what + " hook from " + h.name)
 	}
 	h.reg.seq++
-	h.reg.end = append(h.reg.end, prioritized[SessionHook]{priority, h.reg.seq, hk})
+	*list = append(*list, prioritized[SessionHook]{priority, h.reg.seq, hk})
 }
 
 func (h *host) OnIdle(after time.Duration, hk IdleHook) {
