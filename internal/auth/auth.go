@@ -212,6 +212,10 @@ type Exchange interface {
 	// Username returns the normalised localpart of the authenticated
 	// account, once Step has returned done.
 	Username() string
+	// Attempted returns the normalised localpart the client tried to
+	// authenticate as, once known (success or not), or "". It keys
+	// per-account failure back-off.
+	Attempted() string
 }
 
 // Start begins an exchange with the named mechanism. An unknown or

@@ -23,6 +23,7 @@ type plainExchange struct {
 	emptySent bool
 	done      bool
 	username  string
+	attempted string
 }
 
 // Step implements Exchange.
@@ -48,6 +49,9 @@ func (e *plainExchange) Step(ctx context.Context, in []byte) ([]byte, bool, erro
 // Username implements Exchange.
 func (e *plainExchange) Username() string { return e.username }
 
+// Attempted implements Exchange.
+func (e *plainExchange) Attempted() string { return e.attempted }
+
 // check verifies message = [authzid] UTF8NUL authcid UTF8NUL passwd (RFC
 // 4616 §2) and returns the normalised username.
 func (e *plainExchange) check(ctx context.Context, in []byte) (string, error) {
@@ -63,6 +67,7 @@ func (e *plainExchange) check(ctx context.Context, in []byte) (string, error) {
 	if err != nil {
 		return "", &Failure{Condition: NotAuthorized, Err: err}
 	}
+	e.attempted = local
 	if !e.s.authorize(authzid, authcid, local, e.conn.Domain) {
 		return "", failf(InvalidAuthzID, "")
 	}

@@ -91,6 +91,9 @@ func (e *scramExchange) Step(ctx context.Context, in []byte) ([]byte, bool, erro
 // Username implements Exchange.
 func (e *scramExchange) Username() string { return e.username }
 
+// Attempted implements Exchange.
+func (e *scramExchange) Attempted() string { return e.local }
+
 // first handles client-first-message and returns server-first-message.
 func (e *scramExchange) first(ctx context.Context, msg string) (string, error) {
 	h, err := parseGS2(msg)

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mote-xmpp/mote/internal/limit"
 	"github.com/mote-xmpp/mote/internal/session"
 	"github.com/mote-xmpp/mote/internal/xmlstream"
 	"github.com/mote-xmpp/mote/jid"
@@ -50,6 +51,7 @@ type Conn struct {
 	sess *session.Session
 
 	lastRead  atomic.Int64 // unix nanoseconds of the last byte read
+	shaper    limit.Bucket // input traffic shaping; owned by the reader
 	idleTimer *time.Timer  // nil until bound and an idle hook exists
 
 	// Write side. wmu guards everything below it.
@@ -73,6 +75,7 @@ func newConn(s *Server, nc net.Conn, directTLS bool) *Conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Conn{srv: s, nc: nc, conn: nc, directTLS: directTLS, ctx: ctx, cancel: cancel,
 		log: s.log.With("remote", nc.RemoteAddr().String())}
+	c.shaper = limit.NewBucket(float64(s.cfg.C2S.ReadRate), float64(s.cfg.C2S.ReadBurst))
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		c.ip = ap.Addr().Unmap()
 	}
@@ -116,9 +119,29 @@ type activityReader struct{ c *Conn }
 func (r activityReader) Read(p []byte) (int, error) {
 	n, err := r.c.conn.Read(p)
 	if n > 0 {
-		r.c.lastRead.Store(time.Now().UnixNano())
+		now := time.Now()
+		r.c.lastRead.Store(now.UnixNano())
+		// Traffic shaping: over its rate, a connection's reading pauses,
+		// so TCP flow control slows the sender and nothing is buffered.
+		if d := r.c.shaper.Take(n, now); d > 0 {
+			if perr := r.c.pause(d); perr != nil && err == nil {
+				err = perr
+			}
+		}
 	}
 	return n, err
+}
+
+// pause waits for d, or until the connection is closed (errClosing).
+func (c *Conn) pause(d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-c.ctx.Done():
+		return errClosing
+	}
 }
 
 // handleReadError turns what ended the read loop into the right stream

@@ -15,8 +15,25 @@ import (
 
 // Namespaces of stream features.
 const (
-	nsChannelBinding = "urn:xmpp:sasl-cb:0" // XEP-0440
+	nsChannelBinding = "urn:xmpp:sasl-cb:0"       // XEP-0440
+	nsStreamLimits   = "urn:xmpp:stream-limits:0" // XEP-0478
 )
+
+// limitsFeature advertises the limits in force on this stream (XEP-0478):
+// the largest stanza accepted now (before or after authentication) and,
+// when idle clients are pinged, after how many silent seconds.
+func (c *Conn) limitsFeature() *stanza.Element {
+	max := c.srv.preAuth.MaxStanzaBytes
+	if c.authenticated {
+		max = c.srv.postAuth.MaxStanzaBytes
+	}
+	el := stanza.NewElement(nsStreamLimits, "limits").Append(
+		stanza.NewElement(nsStreamLimits, "max-bytes").AppendText(strconv.Itoa(max)))
+	if _, after := c.srv.cfg.Modules.Idle(); after > 0 {
+		el.Append(stanza.NewElement(nsStreamLimits, "idle-seconds").AppendText(strconv.Itoa(int(after.Seconds()))))
+	}
+	return el
+}
 
 // next reads the next event with a read deadline of one negotiation step,
 // never past the deadline for binding a resource.
@@ -159,7 +176,7 @@ func (c *Conn) appendFeatures(buf []byte) []byte {
 }
 
 func (c *Conn) features() []*stanza.Element {
-	var fs []*stanza.Element
+	fs := []*stanza.Element{c.limitsFeature()}
 	switch {
 	case !c.authenticated:
 		if c.tlsConn == nil && !c.directTLS {

@@ -3,6 +3,7 @@ package c2s
 import (
 	"encoding/base64"
 	"errors"
+	"time"
 
 	"github.com/mote-xmpp/mote/internal/auth"
 	"github.com/mote-xmpp/mote/internal/xmlstream"
@@ -18,20 +19,25 @@ func (c *Conn) authenticate(el *stanza.Element) (bool, error) {
 	}
 	if c.tlsConn == nil && c.srv.cfg.C2S.RequireTLS {
 		// §5.3.1 and §6.4.6: TLS first.
-		return false, c.saslFailure(&auth.Failure{Condition: "encryption-required"})
+		return false, c.saslFailure(&auth.Failure{Condition: "encryption-required"}, nil)
+	}
+	// Back-off: an address with recent failures waits before each new
+	// attempt is even looked at.
+	if err := c.pause(c.srv.authFails.Delay(c.ipKey(), time.Now())); err != nil {
+		return false, err
 	}
 	in, err := decodeSASL(el.Text())
 	if err != nil {
-		return false, c.saslFailure(&auth.Failure{Condition: "incorrect-encoding"})
+		return false, c.saslFailure(&auth.Failure{Condition: "incorrect-encoding"}, nil)
 	}
 	ex, err := c.srv.cfg.Auth.Start(c.ctx, el.Attr("mechanism"), c.connInfo())
 	if err != nil {
-		return false, c.saslFailure(err)
+		return false, c.saslFailure(err, nil)
 	}
 	for {
 		out, done, err := ex.Step(c.ctx, in)
 		if err != nil {
-			return false, c.saslFailure(err)
+			return false, c.saslFailure(err, ex)
 		}
 		if done {
 			return true, c.saslSuccess(ex.Username(), out)
@@ -49,11 +55,11 @@ func (c *Conn) authenticate(el *stanza.Element) (bool, error) {
 			return false, errStreamClosed
 		case ev.Elem.Space == stanza.NSSASL && ev.Elem.Local == "response":
 			if in, err = decodeSASL(ev.Elem.Text()); err != nil {
-				return false, c.saslFailure(&auth.Failure{Condition: "incorrect-encoding"})
+				return false, c.saslFailure(&auth.Failure{Condition: "incorrect-encoding"}, ex)
 			}
 		case ev.Elem.Space == stanza.NSSASL && ev.Elem.Local == "abort":
 			// §6.4.4: the client aborts.
-			return false, c.saslFailure(&auth.Failure{Condition: "aborted"})
+			return false, c.saslFailure(&auth.Failure{Condition: "aborted"}, ex)
 		case stanza.KindOf(ev.Elem) != stanza.KindNone:
 			return false, &stanza.StreamError{Condition: stanza.StreamNotAuthorized, Text: "authenticate first"}
 		default:
@@ -87,8 +93,11 @@ func saslElement(name string, data []byte, emptyAsEquals bool) []byte {
 }
 
 // saslFailure reports a failed exchange (§6.4.5) and closes the stream
-// after too many (policy-violation, §6.4.5 last paragraph).
-func (c *Conn) saslFailure(err error) error {
+// after too many (policy-violation, §6.4.5 last paragraph). A wrong
+// password counts against the address and the account tried: once either
+// has failed more than a few times recently, the failure is answered only
+// after an exponentially growing delay (c2s.auth_backoff_max).
+func (c *Conn) saslFailure(err error, ex auth.Exchange) error {
 	if errors.Is(err, auth.ErrUnsupportedChannelBinding) {
 		c.plusUnsupported = true
 	}
@@ -98,6 +107,20 @@ func (c *Conn) saslFailure(err error) error {
 		f = &auth.Failure{Condition: "temporary-auth-failure"}
 	}
 	c.authFailures++
+	if f.Condition == auth.NotAuthorized {
+		now := time.Now()
+		fails := c.srv.authFails
+		fails.Record(c.ipKey(), now)
+		d := fails.Delay(c.ipKey(), now)
+		if ex != nil && ex.Attempted() != "" {
+			acct := "account:" + ex.Attempted()
+			fails.Record(acct, now)
+			d = max(d, fails.Delay(acct, now))
+		}
+		if err := c.pause(d); err != nil {
+			return err
+		}
+	}
 	fe := stanza.NewElement(stanza.NSSASL, "failure").Append(stanza.NewElement(stanza.NSSASL, f.Condition))
 	if f.Text != "" {
 		t := stanza.NewElement(stanza.NSSASL, "text")
@@ -130,3 +153,6 @@ func (c *Conn) saslSuccess(username string, additional []byte) error {
 	c.wmu.Unlock()
 	return nil
 }
+
+// ipKey keys per-address limits.
+func (c *Conn) ipKey() string { return "ip:" + c.ip.String() }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/mote-xmpp/mote/internal/auth"
 	"github.com/mote-xmpp/mote/internal/config"
+	"github.com/mote-xmpp/mote/internal/limit"
 	"github.com/mote-xmpp/mote/internal/module"
 	"github.com/mote-xmpp/mote/internal/router"
 	"github.com/mote-xmpp/mote/internal/session"
@@ -58,6 +59,8 @@ type Server struct {
 	listeners map[net.Listener]struct{} // guarded by mu
 	conns     map[*Conn]struct{}        // guarded by mu
 	pending   map[netip.Addr]int        // guarded by mu; unbound connections per IP
+	nPending  int                       // guarded by mu; unbound connections in total
+	authFails *limit.Failures           // SASL failures per IP and per account
 	closing   bool                      // guarded by mu
 	refused   atomic.Int64
 	wg        sync.WaitGroup // one per serving connection and listener
@@ -85,6 +88,8 @@ func NewServer(c Config) *Server {
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*Conn]struct{}),
 		pending:   make(map[netip.Addr]int),
+		authFails: &limit.Failures{Free: 3, Base: 250 * time.Millisecond, Max: c.C2S.AuthBackoffMax,
+			HalfLife: 5 * time.Minute, MaxKeys: 1 << 16},
 	}
 }
 
@@ -134,7 +139,8 @@ func (s *Server) Serve(l net.Listener, directTLS bool) error {
 			nc.Close()
 			return ErrServerClosed
 		}
-		if len(s.conns) >= s.cfg.C2S.MaxConnections || s.pending[c.ip] >= s.cfg.C2S.MaxPendingPerIP {
+		if len(s.conns) >= s.cfg.C2S.MaxConnections || s.nPending >= s.cfg.C2S.MaxPending ||
+			s.pending[c.ip] >= s.cfg.C2S.MaxPendingPerIP {
 			// Refused before any work: a cheap defence against
 			// connection floods (the limits are in the config).
 			s.mu.Unlock()
@@ -143,6 +149,7 @@ func (s *Server) Serve(l net.Listener, directTLS bool) error {
 			continue
 		}
 		s.pending[c.ip]++
+		s.nPending++
 		c.pending = true
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
@@ -171,6 +178,7 @@ func (s *Server) donePendingLocked(c *Conn) {
 		return
 	}
 	c.pending = false
+	s.nPending--
 	if s.pending[c.ip]--; s.pending[c.ip] <= 0 {
 		delete(s.pending, c.ip)
 	}

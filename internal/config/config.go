@@ -89,6 +89,19 @@ type C2SConfig struct {
 	// MaxPendingPerIP caps connections from one IP address that have not
 	// bound a resource yet (slow or hostile negotiations).
 	MaxPendingPerIP int `yaml:"max_pending_per_ip"`
+	// MaxPending caps connections that have not bound a resource yet, in
+	// total.
+	MaxPending int `yaml:"max_pending"`
+	// ReadRate shapes each connection's input to this many bytes per
+	// second on average, with bursts of ReadBurst: beyond it the server
+	// pauses reading (TCP pushes back) instead of buffering. 0 disables.
+	ReadRate  int `yaml:"read_rate"`
+	ReadBurst int `yaml:"read_burst"`
+	// AuthBackoffMax is the longest delay imposed on an IP address or an
+	// account after repeated authentication failures (the delay doubles
+	// per failure beyond the first three and decays with a five-minute
+	// half-life). 0 disables back-off.
+	AuthBackoffMax time.Duration `yaml:"auth_backoff_max"`
 	// ShutdownTimeout bounds a graceful stop.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 }
@@ -129,6 +142,10 @@ func Default() *Config {
 			OutboundQueueBytes:    2 << 20,
 			MaxConnections:        500000,
 			MaxPendingPerIP:       1024,
+			MaxPending:            16384,
+			ReadRate:              256 << 10,
+			ReadBurst:             1 << 20,
+			AuthBackoffMax:        10 * time.Second,
 			ShutdownTimeout:       8 * time.Second,
 		},
 		Storage: Storage{Driver: "sqlite", Path: "mote.db"},
@@ -227,12 +244,19 @@ func (c *Config) Validate() error {
 		{"c2s.outbound_queue_bytes", int64(c.C2S.OutboundQueueBytes)},
 		{"c2s.max_connections", int64(c.C2S.MaxConnections)},
 		{"c2s.max_pending_per_ip", int64(c.C2S.MaxPendingPerIP)},
+		{"c2s.max_pending", int64(c.C2S.MaxPending)},
 		{"c2s.shutdown_timeout", int64(c.C2S.ShutdownTimeout)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", p.name))
 		}
+	}
+	if c.C2S.ReadRate < 0 || c.C2S.AuthBackoffMax < 0 {
+		errs = append(errs, errors.New("c2s.read_rate and c2s.auth_backoff_max must not be negative"))
+	}
+	if c.C2S.ReadRate > 0 && c.C2S.ReadBurst < c.C2S.MaxStanzaBytes {
+		errs = append(errs, errors.New("c2s.read_burst must be at least c2s.max_stanza_bytes"))
 	}
 	if c.C2S.MaxStanzaBytesPreAuth > c.C2S.MaxStanzaBytes {
 		errs = append(errs, errors.New("c2s.max_stanza_bytes_pre_auth must not exceed c2s.max_stanza_bytes"))
