@@ -305,4 +305,3 @@ func TestTrafficShaping(t *testing.T) {
 	}
 	ping(t, a.bystander, "localhost")
 }
-
