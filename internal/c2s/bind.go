@@ -52,8 +52,6 @@ func (c *Conn) bind(iq, b *stanza.Element) (bool, error) {
 	// that it precedes any stanza routed to the new session.
 	c.jid = full
 	c.sess = session.New(full, c)
-	log := c.log
-	c.log = c.log.With("jid", full.String())
 	c.wmu.Lock()
 	if c.closing {
 		c.wmu.Unlock()
@@ -72,7 +70,7 @@ func (c *Conn) bind(iq, b *stanza.Element) (bool, error) {
 		c.queue, c.queuedBytes = c.queue[:0], 0
 		closing := c.closing
 		c.wmu.Unlock()
-		c.sess, c.jid, c.log = nil, jid.JID{}, log
+		c.sess, c.jid = nil, jid.JID{}
 		if closing {
 			// Close arrived meanwhile; the reader must now send its error.
 			return false, errClosing

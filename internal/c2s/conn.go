@@ -30,7 +30,6 @@ type Conn struct {
 	ip        netip.Addr // remote address, for the per-IP limit
 	pending   bool       // counted in Server.pending; guarded by Server.mu
 	dec       *xmlstream.Decoder
-	log       *slog.Logger
 	ctx       context.Context
 	cancel    context.CancelFunc
 
@@ -73,8 +72,7 @@ type Conn struct {
 
 func newConn(s *Server, nc net.Conn, directTLS bool) *Conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Conn{srv: s, nc: nc, conn: nc, directTLS: directTLS, ctx: ctx, cancel: cancel,
-		log: s.log.With("remote", nc.RemoteAddr().String())}
+	c := &Conn{srv: s, nc: nc, conn: nc, directTLS: directTLS, ctx: ctx, cancel: cancel}
 	c.shaper = limit.NewBucket(float64(s.cfg.C2S.ReadRate), float64(s.cfg.C2S.ReadBurst))
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		c.ip = ap.Addr().Unmap()
@@ -83,19 +81,41 @@ func newConn(s *Server, nc net.Conn, directTLS bool) *Conn {
 	return c
 }
 
-// serve runs the connection's reader goroutine to the end.
+// logger returns the server's logger with this connection's attributes.
+// Connections keep no logger of their own: idle ones must cost little
+// memory, and the attributes are only needed when something is logged.
+func (c *Conn) logger() *slog.Logger {
+	if c.jid.IsZero() {
+		return c.srv.log.With("remote", c.nc.RemoteAddr().String())
+	}
+	return c.srv.log.With("remote", c.nc.RemoteAddr().String(), "jid", c.jid.String())
+}
+
+// recoverPanic turns a panic in a connection's goroutine into
+// internal-server-error for that connection only.
+func (c *Conn) recoverPanic() {
+	if r := recover(); r != nil {
+		c.logger().Error("connection panicked", "panic", r)
+		c.fail(&stanza.StreamError{Condition: stanza.StreamInternalServerError})
+	}
+}
+
+// serve negotiates the stream on the connection's first goroutine. Once a
+// resource is bound, the read loop continues on a fresh goroutine and this
+// one ends: the deep stack the TLS handshake and SASL grew is released, so
+// an idle session holds only a small one (DESIGN.md §3 step 1).
 func (c *Conn) serve() {
-	defer c.finish()
+	bound := false
 	defer func() {
-		if r := recover(); r != nil {
-			c.log.Error("connection panicked", "panic", r)
-			c.fail(&stanza.StreamError{Condition: stanza.StreamInternalServerError})
+		if !bound {
+			c.finish()
 		}
 	}()
+	defer c.recoverPanic()
 	c.bindDeadline = time.Now().Add(c.srv.cfg.C2S.BindTimeout)
 	if c.directTLS {
 		if err := c.handshake(); err != nil {
-			c.log.Debug("tls handshake failed", "err", err)
+			c.logger().Debug("tls handshake failed", "err", err)
 			if errors.Is(err, errClosing) {
 				c.closeStream(nil)
 			}
@@ -107,6 +127,14 @@ func (c *Conn) serve() {
 		c.handleReadError(err)
 		return
 	}
+	bound = true
+	go c.serveBound()
+}
+
+// serveBound is the read loop of a bound session.
+func (c *Conn) serveBound() {
+	defer c.finish()
+	defer c.recoverPanic()
 	if err := c.readStanzas(); err != nil {
 		c.handleReadError(err)
 	}
@@ -177,7 +205,7 @@ func (c *Conn) handleReadError(err error) {
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, io.ErrUnexpectedEOF):
 		c.noLinger = true
 	default:
-		c.log.Debug("read failed", "err", err)
+		c.logger().Debug("read failed", "err", err)
 	}
 }
 
@@ -190,7 +218,7 @@ var errStreamClosed = errors.New("c2s: stream closed by peer")
 // fail sends a stream error and closes the stream (RFC 6120 §4.9.1.1). If
 // no stream header was sent yet, one is sent first (§4.9.1.2).
 func (c *Conn) fail(se *stanza.StreamError) {
-	c.log.Debug("stream error", "condition", se.Condition, "text", se.Text)
+	c.logger().Debug("stream error", "condition", se.Condition, "text", se.Text)
 	c.closeStream(se)
 }
 
@@ -243,7 +271,19 @@ func (c *Conn) Close(se *stanza.StreamError) {
 		return
 	}
 	c.cancel()
-	c.nc.SetReadDeadline(time.Now())
+	c.nc.SetDeadline(time.Now())
+}
+
+// setDeadline sets the read and write deadline of the socket unless the
+// connection is closing.
+func (c *Conn) setDeadline(t time.Time) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closing {
+		return errClosing
+	}
+	c.nc.SetDeadline(t)
+	return nil
 }
 
 // setReadDeadline sets the read deadline unless the connection is closing,
@@ -319,7 +359,7 @@ func (c *Conn) Send(st *stanza.Element) bool {
 		c.startWriterLocked()
 		queued, bytes := len(c.queue), c.queuedBytes
 		c.wmu.Unlock()
-		c.log.Warn("slow consumer disconnected", "queued", queued, "queued_bytes", bytes)
+		c.logger().Warn("slow consumer disconnected", "queued", queued, "queued_bytes", bytes)
 		return false
 	}
 	c.queue = append(c.queue, st)
@@ -405,7 +445,7 @@ func (c *Conn) writeRaw(b []byte) error {
 	c.conn.SetWriteDeadline(time.Now().Add(c.srv.cfg.C2S.WriteTimeout))
 	_, err := c.conn.Write(b)
 	if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
-		c.log.Debug("write failed", "err", err)
+		c.logger().Debug("write failed", "err", err)
 	}
 	return err
 }

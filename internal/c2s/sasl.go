@@ -103,7 +103,7 @@ func (c *Conn) saslFailure(err error, ex auth.Exchange) error {
 	}
 	var f *auth.Failure
 	if !errors.As(err, &f) {
-		c.log.Error("sasl exchange failed", "err", err)
+		c.logger().Error("sasl exchange failed", "err", err)
 		f = &auth.Failure{Condition: "temporary-auth-failure"}
 	}
 	c.authFailures++
@@ -133,7 +133,7 @@ func (c *Conn) saslFailure(err error, ex auth.Exchange) error {
 	if c.authFailures >= c.srv.cfg.C2S.MaxAuthFailures {
 		return &stanza.StreamError{Condition: stanza.StreamPolicyViolation, Text: "too many authentication failures"}
 	}
-	c.log.Debug("sasl failure", "condition", f.Condition, "text", f.Text, "err", f.Err)
+	c.logger().Debug("sasl failure", "condition", f.Condition, "text", f.Text, "err", f.Err)
 	return nil
 }
 
@@ -142,7 +142,6 @@ func (c *Conn) saslFailure(err error, ex auth.Exchange) error {
 func (c *Conn) saslSuccess(username string, additional []byte) error {
 	c.authenticated = true
 	c.username = username
-	c.log = c.log.With("user", username)
 	if err := c.writeRaw(saslElement("success", additional, false)); err != nil {
 		return err
 	}

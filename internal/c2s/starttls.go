@@ -1,7 +1,6 @@
 package c2s
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"time"
@@ -34,7 +33,7 @@ func (c *Conn) startTLS() error {
 		if errors.Is(err, errClosing) {
 			return err
 		}
-		c.log.Debug("tls handshake failed", "err", err)
+		c.logger().Debug("tls handshake failed", "err", err)
 		c.wmu.Lock()
 		c.closing, c.closed = true, true
 		c.wmu.Unlock()
@@ -47,9 +46,16 @@ func (c *Conn) startTLS() error {
 // handshake runs the TLS server handshake with its own deadline.
 func (c *Conn) handshake() error {
 	tc := tls.Server(c.nc, c.srv.tlsConfig)
-	ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.C2S.TLSHandshakeTimeout)
-	defer cancel()
-	if err := tc.HandshakeContext(ctx); err != nil {
+	// A deadline, not a context derived from c.ctx: that would leave a
+	// child map in c.ctx for the connection's lifetime. Close wakes the
+	// handshake by expiring the deadline.
+	if err := c.setDeadline(time.Now().Add(c.srv.cfg.C2S.TLSHandshakeTimeout)); err != nil {
+		return err
+	}
+	if err := tc.Handshake(); err != nil {
+		if c.isClosing() {
+			return errClosing
+		}
 		return err
 	}
 	c.wmu.Lock()

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"math"
+	"os"
+)
+
+// ConnectResult is the outcome of the connect scenario, one JSON line.
+// The server_* and rss_* figures need a server PID and are omitted
+// without one.
+type ConnectResult struct {
+	Scenario string `json:"scenario"` // "connect"
+	Label    string `json:"label"`
+	TLS      string `json:"tls"`
+	Mech     string `json:"mech"`
+	N        int    `json:"n"`
+	// OK counts connections that logged in and were still up after the
+	// hold; Errors counts the others (failed logins and lost sessions).
+	OK     int `json:"ok"`
+	Errors int `json:"errors"`
+	// Seconds is the wall time to establish all N connections, and
+	// ConnPerSec is OK divided by it.
+	Seconds    float64 `json:"seconds"`
+	ConnPerSec float64 `json:"conn_per_sec"`
+	// ServerCPUS is the server's CPU time during the login phase and
+	// CPUPerLoginMS that divided by OK.
+	ServerCPUS    *float64 `json:"server_cpu_s,omitempty"`
+	CPUPerLoginMS *float64 `json:"cpu_per_login_ms,omitempty"`
+	// RSSBeforeKiB is the server's RSS before the first connection,
+	// RSSAfterKiB after all were up and idle for the hold time, and
+	// RSSPerConnKiB the difference divided by OK.
+	RSSBeforeKiB  *int64   `json:"rss_before_kib,omitempty"`
+	RSSAfterKiB   *int64   `json:"rss_after_kib,omitempty"`
+	RSSPerConnKiB *float64 `json:"rss_per_conn_kib,omitempty"`
+}
+
+// PairsResult is the outcome of the pairs scenario, one JSON line.
+type PairsResult struct {
+	Scenario string  `json:"scenario"` // "pairs"
+	Label    string  `json:"label"`
+	Pairs    int     `json:"pairs"`  // pairs that logged in
+	Mode     string  `json:"mode"`   // "window" or "rate"
+	Window   int     `json:"window"` // messages in flight per pair (window mode)
+	Rate     float64 `json:"rate"`   // messages per second in total (rate mode)
+	// Sent counts messages sent during the measurement, Received those of
+	// them that arrived by the end of the drain, and Lost the difference.
+	Sent     int64 `json:"sent"`
+	Received int64 `json:"received"`
+	Lost     int64 `json:"lost"`
+	// Seconds is the measurement's length and MsgsPerSec the messages
+	// that arrived during it per second.
+	Seconds    float64 `json:"seconds"`
+	MsgsPerSec float64 `json:"msgs_per_sec"`
+	// ServerCPUS is the server's CPU time during the measurement and
+	// MsgsPerCPUSec the messages that arrived during it per CPU second;
+	// both need a server PID.
+	ServerCPUS    *float64 `json:"server_cpu_s,omitempty"`
+	MsgsPerCPUSec *float64 `json:"msgs_per_cpu_sec,omitempty"`
+	// Latency percentiles of the measured messages, sender's buffer to
+	// receiver's parser, in milliseconds.
+	P50MS  float64 `json:"p50_ms"`
+	P99MS  float64 `json:"p99_ms"`
+	P999MS float64 `json:"p999_ms"`
+	Errors int64   `json:"errors"`
+}
+
+// emit writes v as one JSON line to w and, when path is not empty,
+// appends the same line to the file at path.
+func emit(w io.Writer, path string, v any) error {
+	line, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	line = append(line, '\n')
+	if _, err := w.Write(line); err != nil {
+		return err
+	}
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(line); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// round3 rounds x to three decimals, enough for every figure reported,
+// and maps NaN and infinities (a division by a zero interval) to 0, which
+// JSON cannot carry.
+func round3(x float64) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0
+	}
+	return math.Round(x*1000) / 1000
+}
+
+// ratio returns a/b rounded, or 0 when b is not positive.
+func ratio(a, b float64) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return round3(a / b)
+}
+
+func ptr[T any](v T) *T { return &v }
