@@ -74,6 +74,8 @@ type Store struct {
 	w     *sql.DB // writer pool: one connection, BEGIN IMMEDIATE
 	r     *sql.DB // reader pool: query-only connections
 	users users
+	// getUser is the prepared login query (see getUserSQL).
+	getUser *sql.Stmt
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -119,7 +121,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 
-	s := &Store{w: w, r: r}
+	getUser, err := r.PrepareContext(ctx, getUserSQL)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	s := &Store{w: w, r: r, getUser: getUser}
 	s.users = users{s: s}
 	return s, nil
 }
@@ -187,7 +195,7 @@ func (s *Store) Users() storage.Users { return &s.users }
 // Close closes both connection pools. The WAL is checkpointed by SQLite when
 // the last connection to the file closes.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.getUser.Close(), s.r.Close(), s.w.Close())
 }
 
 // write runs fn in a writer transaction (BEGIN IMMEDIATE) and commits it if

@@ -50,11 +50,7 @@ func (u *users) CreateUser(ctx context.Context, user storage.User) error {
 // GetUser reads the account and its credentials in one statement, hence
 // from one consistent snapshot.
 func (u *users) GetUser(ctx context.Context, username string) (storage.User, error) {
-	rows, err := u.s.r.QueryContext(ctx,
-		`SELECT u.created, c.hash, c.salt, c.iterations, c.stored_key, c.server_key
-		 FROM users u LEFT JOIN credentials c ON c.username = u.username
-		 WHERE u.username = ?`,
-		username)
+	rows, err := u.s.getUser.QueryContext(ctx, username)
 	if err != nil {
 		return storage.User{}, fmt.Errorf("sqlite: get user: %w", err)
 	}
@@ -184,3 +180,9 @@ func blob(b []byte) []byte {
 	}
 	return b
 }
+
+// getUserSQL is prepared once per reader connection: every login runs it,
+// and parsing the statement each time cost more than executing it.
+const getUserSQL = `SELECT u.created, c.hash, c.salt, c.iterations, c.stored_key, c.server_key
+	FROM users u LEFT JOIN credentials c ON c.username = u.username
+	WHERE u.username = ?`
