@@ -303,6 +303,22 @@ func TestSCRAMChannelBinding(t *testing.T) {
 		})
 	}
 
+	// The tls-unique failure is marked so that c2s can relax the
+	// downgrade check for that stream; with PlusUnsupported, "y" is
+	// accepted (a client without XEP-0440, like slixmpp 1.8 on TLS 1.3).
+	_, err := runSCRAM(t, s, "SCRAM-SHA-256-PLUS", tls13, func() *scram.ClientConversation {
+		c, _ := scram.SHA256.NewClient("alice", testPassword, "")
+		return c.NewConversationWithChannelBinding(scram.NewTLSUniqueBinding(cs12.TLSUnique))
+	}())
+	if !errors.Is(err, ErrUnsupportedChannelBinding) {
+		t.Errorf("tls-unique failure %v does not wrap ErrUnsupportedChannelBinding", err)
+	}
+	relaxed := tls13
+	relaxed.PlusUnsupported = true
+	if _, err := runSCRAM(t, s, "SCRAM-SHA-256", relaxed, clientConv(t, "SCRAM-SHA-256", "alice", testPassword, "", cbAdvertise, nil)); err != nil {
+		t.Errorf("y after an unsupported channel-binding type: %v", err)
+	}
+
 	// "y" is fine where no channel binding is available.
 	ed12, _ := handshake(t, certEd25519(), tls.VersionTLS12)
 	if _, err := runSCRAM(t, s, "SCRAM-SHA-256", ed12, clientConv(t, "SCRAM-SHA-256", "alice", testPassword, "", cbAdvertise, nil)); err != nil {
@@ -316,7 +332,7 @@ func TestSCRAMChannelBinding(t *testing.T) {
 	s1, _, _ := ex.Step(ctx, []byte(c1))
 	c2, _ := cc.Step(string(s1))
 	r := c2[strings.Index(c2, ",r="):]
-	_, _, err := ex.Step(ctx, []byte("c=biws"+r))
+	_, _, err = ex.Step(ctx, []byte("c=biws"+r))
 	wantFailure(t, err, NotAuthorized)
 }
 
