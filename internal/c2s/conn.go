@@ -274,27 +274,20 @@ func (c *Conn) Close(se *stanza.StreamError) {
 	c.nc.SetDeadline(time.Now())
 }
 
-// setDeadline sets the read and write deadline of the socket unless the
-// connection is closing.
-func (c *Conn) setDeadline(t time.Time) error {
+// setDeadline sets the read deadline, and the write deadline too when
+// both is set, unless the connection is closing: a closing connection's
+// deadlines must not be extended or cleared.
+func (c *Conn) setDeadline(t time.Time, both bool) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closing {
 		return errClosing
 	}
-	c.nc.SetDeadline(t)
-	return nil
-}
-
-// setReadDeadline sets the read deadline unless the connection is closing,
-// whose deadline must not be extended or cleared.
-func (c *Conn) setReadDeadline(t time.Time) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.closing {
-		return errClosing
+	if both {
+		c.conn.SetDeadline(t)
+	} else {
+		c.conn.SetReadDeadline(t)
 	}
-	c.conn.SetReadDeadline(t)
 	return nil
 }
 

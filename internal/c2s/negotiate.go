@@ -42,7 +42,7 @@ func (c *Conn) next() (xmlstream.Event, error) {
 	if c.bindDeadline.Before(d) {
 		d = c.bindDeadline
 	}
-	if err := c.setReadDeadline(d); err != nil {
+	if err := c.setDeadline(d, false); err != nil {
 		return xmlstream.Event{}, err
 	}
 	return c.dec.Next()

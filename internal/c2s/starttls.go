@@ -49,7 +49,7 @@ func (c *Conn) handshake() error {
 	// A deadline, not a context derived from c.ctx: that would leave a
 	// child map in c.ctx for the connection's lifetime. Close wakes the
 	// handshake by expiring the deadline.
-	if err := c.setDeadline(time.Now().Add(c.srv.cfg.C2S.TLSHandshakeTimeout)); err != nil {
+	if err := c.setDeadline(time.Now().Add(c.srv.cfg.C2S.TLSHandshakeTimeout), true); err != nil {
 		return err
 	}
 	if err := tc.Handshake(); err != nil {
