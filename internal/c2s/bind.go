@@ -83,10 +83,11 @@ func (c *Conn) bind(iq, b *stanza.Element) (bool, error) {
 		// JID, which gets the conflict stream error.
 		old.Close(&stanza.StreamError{Condition: stanza.StreamConflict, Text: "replaced by a new session"})
 	}
+	// No longer pending: counted before the client can see the result.
+	c.srv.donePending(c)
 	c.wmu.Lock()
 	c.startWriterLocked()
 	c.wmu.Unlock()
-	c.srv.donePending(c)
 	c.srv.cfg.Modules.SessionBound(c.ctx, c.sess)
 	c.startIdleTimer()
 	return true, nil

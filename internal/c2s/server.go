@@ -144,8 +144,8 @@ func (s *Server) Serve(l net.Listener, directTLS bool) error {
 			// Refused before any work: a cheap defence against
 			// connection floods (the limits are in the config).
 			s.mu.Unlock()
-			nc.Close()
 			s.refused.Add(1)
+			nc.Close()
 			continue
 		}
 		s.pending[c.ip]++
