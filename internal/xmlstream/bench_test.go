@@ -130,13 +130,7 @@ func xmlNextElement(xd *xml.Decoder) (*stanza.Element, error) {
 		}
 		switch tok := tok.(type) {
 		case xml.StartElement:
-			e := &stanza.Element{Space: tok.Name.Space, Local: tok.Name.Local}
-			for _, a := range tok.Attr {
-				if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
-					continue
-				}
-				e.Attrs = append(e.Attrs, stanza.Attr{Space: a.Name.Space, Local: a.Name.Local, Value: a.Value})
-			}
+			e := elementOf(tok)
 			if len(stack) > 0 {
 				stack[len(stack)-1].Append(e)
 			}

@@ -1,6 +1,7 @@
 package xmlstream
 
 import (
+	"encoding/xml"
 	"errors"
 	"io"
 	"strings"
@@ -61,19 +62,21 @@ func describe(ev Event, ns string) string {
 // decodeAll decodes everything from r and returns the described events
 // and the error that ended decoding.
 func decodeAll(r io.Reader, l Limits) ([]string, error) {
-	d := NewDecoder(r, l)
-	var out []string
-	ns := ""
-	for {
-		ev, err := d.Next()
-		if err != nil {
-			return out, err
+	return decodeAll3(NewDecoder(r, l))
+}
+
+// elementOf converts an encoding/xml start tag to an element without
+// children, leaving out namespace declarations (which the tree does not
+// hold).
+func elementOf(tok xml.StartElement) *stanza.Element {
+	e := &stanza.Element{Space: tok.Name.Space, Local: tok.Name.Local}
+	for _, a := range tok.Attr {
+		if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
+			continue
 		}
-		if ev.Kind == StreamStart {
-			ns = ev.DefaultNS
-		}
-		out = append(out, describe(ev, ns))
+		e.Attrs = append(e.Attrs, stanza.Attr{Space: a.Name.Space, Local: a.Name.Local, Value: a.Value})
 	}
+	return e
 }
 
 // condOf names an error for comparisons: the stream condition of an *Error,
