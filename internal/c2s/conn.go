@@ -53,6 +53,12 @@ type Conn struct {
 	shaper    limit.Bucket // input traffic shaping; owned by the reader
 	idleTimer *time.Timer  // nil until bound and an idle hook exists
 
+	// Parking (park.go): run is the reader's state; parkAfter and pollID
+	// belong to whichever goroutine is the reader.
+	run       atomic.Int32
+	parkAfter time.Duration // 0: never park
+	pollID    uint64        // the poller's key for this connection; 0: not registered
+
 	// Write side. wmu guards everything below it.
 	wmu         sync.Mutex
 	queue       []*stanza.Element
@@ -73,6 +79,7 @@ type Conn struct {
 func newConn(s *Server, nc net.Conn, directTLS bool) *Conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Conn{srv: s, nc: nc, conn: nc, directTLS: directTLS, ctx: ctx, cancel: cancel}
+	c.parkAfter = s.cfg.C2S.ParkIdleAfter
 	c.shaper = limit.NewBucket(float64(s.cfg.C2S.ReadRate), float64(s.cfg.C2S.ReadBurst))
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		c.ip = ap.Addr().Unmap()
@@ -131,11 +138,26 @@ func (c *Conn) serve() {
 	go c.serveBound()
 }
 
-// serveBound is the read loop of a bound session.
+// serveBound is the read loop of a bound session. It runs on a fresh
+// goroutine after bind and again each time a parked connection wakes.
 func (c *Conn) serveBound() {
-	defer c.finish()
+	parked := false
+	defer func() {
+		if !parked {
+			c.finish()
+		}
+	}()
 	defer c.recoverPanic()
-	if err := c.readStanzas(); err != nil {
+	if c.parkAfter > 0 {
+		// Refused when closing: the read then times out at once and the
+		// closing sequence goes on.
+		c.setDeadline(time.Now().Add(c.parkAfter), false)
+	}
+	err := c.readStanzas()
+	switch {
+	case err == errParked:
+		parked = true
+	case err != nil:
 		c.handleReadError(err)
 	}
 }
@@ -268,6 +290,7 @@ func (c *Conn) Close(se *stanza.StreamError) {
 	c.closeErr = se
 	if c.queued {
 		c.startWriterLocked()
+		c.wake()
 		return
 	}
 	c.cancel()
@@ -295,6 +318,7 @@ func (c *Conn) setDeadline(t time.Time, both bool) error {
 // session-end hooks, lets the writer finish the close sequence and
 // releases the socket.
 func (c *Conn) finish() {
+	disarm(c)
 	if c.sess != nil {
 		c.srv.cfg.Sessions.Unbind(c.sess)
 	}
@@ -352,6 +376,7 @@ func (c *Conn) Send(st *stanza.Element) bool {
 		c.startWriterLocked()
 		queued, bytes := len(c.queue), c.queuedBytes
 		c.wmu.Unlock()
+		c.wake()
 		c.logger().Warn("slow consumer disconnected", "queued", queued, "queued_bytes", bytes)
 		return false
 	}
@@ -451,6 +476,7 @@ func (c *Conn) abort() {
 	c.closed = true
 	c.queue = nil
 	c.wmu.Unlock()
+	c.wake() // a parked reader must see the socket close
 	c.nc.Close()
 }
 

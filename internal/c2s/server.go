@@ -63,6 +63,8 @@ type Server struct {
 	authFails *limit.Failures           // SASL failures per IP and per account
 	closing   bool                      // guarded by mu
 	refused   atomic.Int64
+	parked    atomic.Int64   // sessions waiting in the poller (park.go)
+	parks     atomic.Int64   // times a session parked, ever
 	wg        sync.WaitGroup // one per serving connection and listener
 }
 
@@ -216,12 +218,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Lock()
 		for c := range s.conns {
 			c.nc.Close()
+			c.wake()
 		}
 		s.mu.Unlock()
 		<-done
 		return ctx.Err()
 	}
 }
+
+// Parked returns the number of sessions whose reader is parked.
+func (s *Server) Parked() int { return int(s.parked.Load()) }
+
+// Parks returns how many times a session parked since the server started.
+func (s *Server) Parks() int64 { return s.parks.Load() }
 
 // ConnCount returns the number of open connections, bound or not.
 func (s *Server) ConnCount() int {

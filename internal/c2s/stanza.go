@@ -15,7 +15,10 @@ func (c *Conn) readStanzas() error {
 	for {
 		ev, err := c.dec.Next()
 		if err != nil {
-			return err
+			if err = c.readTimedOut(err); err != nil {
+				return err
+			}
+			continue
 		}
 		if ev.Kind == xmlstream.StreamEnd {
 			return errStreamClosed

@@ -24,12 +24,29 @@ type Config struct {
 	Domain string `yaml:"domain"`
 	// DataDir holds the generated certificate, the server secret and the
 	// embedded database.
-	DataDir string      `yaml:"data_dir"`
-	Log     LogConfig   `yaml:"log"`
-	TLS     TLSConfig   `yaml:"tls"`
-	C2S     C2SConfig   `yaml:"c2s"`
-	Storage Storage     `yaml:"storage"`
-	Modules ModulesTree `yaml:"modules"`
+	DataDir string       `yaml:"data_dir"`
+	Log     LogConfig    `yaml:"log"`
+	TLS     TLSConfig    `yaml:"tls"`
+	C2S     C2SConfig    `yaml:"c2s"`
+	Storage Storage      `yaml:"storage"`
+	Modules ModulesTree  `yaml:"modules"`
+	Memory  MemoryConfig `yaml:"memory"`
+	Debug   DebugConfig  `yaml:"debug"`
+}
+
+// MemoryConfig tunes how the process gives memory back.
+type MemoryConfig struct {
+	// ReclaimIdle runs a collection and returns free memory to the
+	// operating system once a wave of sessions has gone idle (parked) and
+	// the server is quiet.
+	ReclaimIdle bool `yaml:"reclaim_idle"`
+}
+
+// DebugConfig holds diagnostics meant for operators, all off by default.
+type DebugConfig struct {
+	// PprofListen serves net/http/pprof on this address (keep it on
+	// loopback: profiles expose internals). Empty disables it.
+	PprofListen string `yaml:"pprof_listen"`
 }
 
 // LogConfig selects the log level and format.
@@ -97,6 +114,11 @@ type C2SConfig struct {
 	// pauses reading (TCP pushes back) instead of buffering. 0 disables.
 	ReadRate  int `yaml:"read_rate"`
 	ReadBurst int `yaml:"read_burst"`
+	// ParkIdleAfter: a bound session that has sent nothing for this long
+	// gives up its reader goroutine and waits in the shared poller until
+	// input arrives (Linux; elsewhere sessions keep their reader). 0 keeps
+	// one reader goroutine per session.
+	ParkIdleAfter time.Duration `yaml:"park_idle_after"`
 	// AuthBackoffMax is the longest delay imposed on an IP address or an
 	// account after repeated authentication failures (the delay doubles
 	// per failure beyond the first three and decays with a five-minute
@@ -145,10 +167,12 @@ func Default() *Config {
 			MaxPending:            16384,
 			ReadRate:              256 << 10,
 			ReadBurst:             1 << 20,
+			ParkIdleAfter:         2 * time.Second,
 			AuthBackoffMax:        10 * time.Second,
 			ShutdownTimeout:       8 * time.Second,
 		},
 		Storage: Storage{Driver: "sqlite", Path: "mote.db"},
+		Memory:  MemoryConfig{ReclaimIdle: true},
 	}
 }
 
@@ -217,6 +241,7 @@ func (c *Config) Validate() error {
 	}
 	for _, a := range []struct{ name, addr string }{
 		{"c2s.listen", c.C2S.Listen}, {"c2s.direct_tls_listen", c.C2S.DirectTLSListen},
+		{"debug.pprof_listen", c.Debug.PprofListen},
 	} {
 		if a.addr == "" {
 			continue
@@ -252,8 +277,8 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s must be positive", p.name))
 		}
 	}
-	if c.C2S.ReadRate < 0 || c.C2S.AuthBackoffMax < 0 {
-		errs = append(errs, errors.New("c2s.read_rate and c2s.auth_backoff_max must not be negative"))
+	if c.C2S.ReadRate < 0 || c.C2S.AuthBackoffMax < 0 || c.C2S.ParkIdleAfter < 0 {
+		errs = append(errs, errors.New("c2s.read_rate, c2s.auth_backoff_max and c2s.park_idle_after must not be negative"))
 	}
 	if c.C2S.ReadRate > 0 && c.C2S.ReadBurst < c.C2S.MaxStanzaBytes {
 		errs = append(errs, errors.New("c2s.read_burst must be at least c2s.max_stanza_bytes"))

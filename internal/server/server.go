@@ -10,8 +10,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/mote-xmpp/mote/internal/auth"
 	"github.com/mote-xmpp/mote/internal/c2s"
@@ -37,7 +40,10 @@ type Server struct {
 	c2s      *c2s.Server
 
 	mu        sync.Mutex
-	listeners []listener // guarded by mu
+	listeners []listener   // guarded by mu
+	pprof     *http.Server // guarded by mu; nil unless debug.pprof_listen
+
+	stopReclaim chan struct{} // closed at shutdown; nil unless memory.reclaim_idle
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -112,6 +118,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		Modules:  s.registry,
 		Logger:   log.With("component", "c2s"),
 	})
+	if cfg.Memory.ReclaimIdle {
+		s.stopReclaim = make(chan struct{})
+		go s.reclaimLoop(s.stopReclaim)
+	}
 	ok = true
 	return s, nil
 }
@@ -165,7 +175,30 @@ func (s *Server) Listen() error {
 		s.mu.Unlock()
 		s.log.Info("listening", "addr", l.Addr().String(), "direct_tls", a.directTLS)
 	}
+	if addr := s.cfg.Debug.PprofListen; addr != "" {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("server: pprof listen: %w", err)
+		}
+		s.mu.Lock()
+		s.pprof = &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
+		s.mu.Unlock()
+		go s.pprof.Serve(l)
+		s.log.Info("serving pprof", "addr", l.Addr().String())
+	}
 	return nil
+}
+
+// pprofMux serves the runtime profiles under /debug/pprof/.
+func pprofMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 func (s *Server) closeListeners() {
@@ -175,6 +208,10 @@ func (s *Server) closeListeners() {
 		l.l.Close()
 	}
 	s.listeners = nil
+	if s.pprof != nil {
+		s.pprof.Close()
+		s.pprof = nil
+	}
 }
 
 // Addr returns the address of the STARTTLS listener (directTLS false) or
@@ -222,6 +259,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) shutdown(ctx context.Context) error {
 	err := s.c2s.Shutdown(ctx)
 	s.closeListeners()
+	if s.stopReclaim != nil {
+		close(s.stopReclaim)
+	}
 	s.router.Close()
 	s.stopModules(ctx)
 	if cerr := s.store.Close(); cerr != nil && err == nil {

@@ -37,6 +37,9 @@ func Start(t testing.TB, yamlConfig string) *Server {
 	cfg.C2S.Listen = "127.0.0.1:0"
 	cfg.C2S.DirectTLSListen = "127.0.0.1:0"
 	cfg.Log.Level = "warn"
+	// Sessions park after a very short quiet spell, so that every test
+	// also exercises parking and waking (see c2s/park.go).
+	cfg.C2S.ParkIdleAfter = 10 * time.Millisecond
 	if yamlConfig != "" {
 		if err := cfg.Decode(strings.NewReader(yamlConfig)); err != nil {
 			t.Fatalf("xmpptest: config: %v", err)
