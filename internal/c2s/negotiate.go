@@ -208,6 +208,7 @@ func (c *Conn) features() []*stanza.Element {
 			// clients they may skip it (draft-cridland-xmpp-session-01).
 			stanza.NewElement(stanza.NSSession, "session").Append(stanza.NewElement(stanza.NSSession, "optional")),
 		)
+		fs = append(fs, c.srv.cfg.Modules.StreamFeatures()...)
 	}
 	return fs
 }

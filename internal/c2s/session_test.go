@@ -43,8 +43,12 @@ func TestMessageBareJID(t *testing.T) {
 	s, a, b := twoUsers(t, "")
 	b2 := xmpptest.Login(t, s, "bob", "secret", "laptop")
 	b.Send(`<presence><priority>1</priority></presence>`)
+	b.Expect(stanza.NSClient, "presence") // its own, echoed (RFC 6121 §4.2.2)
 	b2.Send(`<presence><priority>5</priority></presence>`)
-	// Presence has no reply; an IQ round trip orders it before the message.
+	b2.Expect(stanza.NSClient, "presence") // its own and the other resource's
+	b2.Expect(stanza.NSClient, "presence")
+	b.Expect(stanza.NSClient, "presence") // the new resource's
+	// An IQ round trip orders the presence before the message.
 	ping(t, b, "localhost")
 	ping(t, b2, "localhost")
 	a.Send(`<message to='bob@localhost' type='chat'><body>to the best</body></message>`)
@@ -95,7 +99,7 @@ func TestStanzaErrors(t *testing.T) {
 		{"iq to offline resource", `<iq type='get' id='e1' to='bob@localhost/gone'><query xmlns='urn:example'/></iq>`, "iq", stanza.ServiceUnavailable},
 		{"iq to unknown user", `<iq type='get' id='e2' to='nobody@localhost/x'><query xmlns='urn:example'/></iq>`, "iq", stanza.ServiceUnavailable},
 		{"message to unknown user", `<message id='e3' to='nobody@localhost' type='chat'><body>x</body></message>`, "message", stanza.ServiceUnavailable},
-		{"message to account without available resource", `<message id='e4' to='bob@localhost' type='chat'><body>x</body></message>`, "message", stanza.ServiceUnavailable},
+		{"groupchat message to an account", `<message id='e4' to='bob@localhost' type='groupchat'><body>x</body></message>`, "message", stanza.ServiceUnavailable},
 		{"unhandled server iq", `<iq type='get' id='e5' to='localhost'><query xmlns='urn:example:none'/></iq>`, "iq", stanza.ServiceUnavailable},
 		{"remote domain", `<message id='e6' to='bob@example.org'><body>x</body></message>`, "message", stanza.RemoteServerNotFound},
 		{"malformed to", `<message id='e7' to='a@b@c'><body>x</body></message>`, "message", stanza.JIDMalformed},

@@ -90,11 +90,22 @@ func (c *Conn) handleStanza(el *stanza.Element) error {
 			// and unavailable presence change the session's state; the
 			// presence module does the broadcast. Other types without a
 			// 'to' address nobody and are dropped.
+			ready := false
 			switch el.Attr("type") {
 			case "":
-				c.sess.SetPresence(true, presencePriority(el))
+				prio := presencePriority(el)
+				ready = prio >= 0 && (!c.sess.Available() || c.sess.Priority() < 0)
+				c.sess.SetLastPresence(el)
+				c.sess.SetPresence(true, prio)
 			case stanza.TypeUnavailable:
 				c.sess.SetPresence(false, 0)
+				c.sess.SetLastPresence(nil)
+			default:
+				return nil
+			}
+			c.srv.cfg.Router.RouteFrom(c.ctx, el, c.jid, to)
+			if ready {
+				c.srv.cfg.Modules.Ready(c.ctx, c.sess)
 			}
 			return nil
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mote-xmpp/mote/internal/config"
+	"github.com/mote-xmpp/mote/internal/session"
 	"github.com/mote-xmpp/mote/internal/storage"
 	"github.com/mote-xmpp/mote/jid"
 	"github.com/mote-xmpp/mote/stanza"
@@ -73,15 +74,21 @@ func (f IQHandlerFunc) HandleIQ(ctx context.Context, iq *stanza.Element) (*stanz
 	return f(ctx, iq)
 }
 
-// Session is the view of a bound client session that modules get.
-type Session interface {
-	JID() jid.JID
-	// Send queues st for this session's writer; it never blocks. It
-	// reports false when the session is closed or its queue is full.
-	Send(st *stanza.Element) bool
-	// Close ends the session with a stream error (nil: a clean close).
-	Close(err *stanza.StreamError)
-}
+// Session is a bound client session: its JID, its connection (Send and
+// Close never block) and its presence state (RFC 6121 §4).
+type Session = *session.Session
+
+// PresenceHandler handles every presence stanza a client sends, in place
+// of the router's default delivery: from is the sender's full JID and to
+// the parsed 'to' (zero for broadcast presence, after the session's own
+// availability was updated). It must not block on another session.
+type PresenceHandler func(ctx context.Context, st *stanza.Element, from, to jid.JID)
+
+// UndeliverableHandler takes a chat or normal message for a local
+// account that has no resource able to receive it (RFC 6121 §8.5.2.2,
+// §8.5.3.2.1); to is the account's bare JID. It returns nil when it took
+// the message (stored it), or the stanza.Error to bounce it with.
+type UndeliverableHandler func(ctx context.Context, st *stanza.Element, to jid.JID) error
 
 // SessionHook runs when a session is bound or ends. It must not block.
 type SessionHook func(ctx context.Context, s Session)
@@ -123,6 +130,23 @@ type Host interface {
 	// OnIdle sets the hook run for a session that has sent nothing for
 	// the duration after; at most one module may set it.
 	OnIdle(after time.Duration, h IdleHook)
+	// OnReady adds a hook run when a session becomes able to receive
+	// messages for its bare JID (RFC 6121 §8.5.2.1.1): after its initial
+	// presence with a non-negative priority, or a presence that raises its
+	// priority from negative to non-negative.
+	OnReady(priority int, h SessionHook)
+	// HandlePresence and HandleUndeliverable set the presence and the
+	// undeliverable-message handlers; at most one module sets each.
+	HandlePresence(h PresenceHandler)
+	HandleUndeliverable(h UndeliverableHandler)
+	// AddStreamFeature adds an element to the stream features offered
+	// after authentication (e.g. roster versioning, RFC 6121 §2.6.1).
+	AddStreamFeature(f *stanza.Element)
+
+	// Sessions returns the bound sessions of the local account bare, and
+	// Session the one bound to a full JID (nil if none).
+	Sessions(bare jid.JID) []Session
+	Session(full jid.JID) Session
 
 	// Route sends a stanza from the server (from is set by the caller).
 	Route(ctx context.Context, st *stanza.Element)

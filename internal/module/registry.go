@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mote-xmpp/mote/internal/config"
+	"github.com/mote-xmpp/mote/internal/session"
 	"github.com/mote-xmpp/mote/internal/storage"
 	"github.com/mote-xmpp/mote/jid"
 	"github.com/mote-xmpp/mote/stanza"
@@ -41,6 +42,10 @@ type Registry struct {
 	end        []prioritized[SessionHook]
 	idle       IdleHook
 	idleAfter  time.Duration
+	ready      []prioritized[SessionHook]
+	presence   PresenceHandler
+	undeliv    UndeliverableHandler
+	streamFeat []*stanza.Element
 	infos      []Info
 	seq        int
 }
@@ -54,6 +59,7 @@ func NewRegistry() *Registry {
 func (r *Registry) Seal() {
 	sortHooks(r.bound)
 	sortHooks(r.end)
+	sortHooks(r.ready)
 	for t := range r.features {
 		slices.Sort(r.features[t])
 	}
@@ -107,6 +113,22 @@ func (r *Registry) Identities() []Identity { return r.identities }
 // Modules returns the Info of every started module in start order.
 func (r *Registry) Modules() []Info { return r.infos }
 
+// Ready runs the OnReady hooks.
+func (r *Registry) Ready(ctx context.Context, s Session) {
+	for _, h := range r.ready {
+		h.fn(ctx, s)
+	}
+}
+
+// Presence returns the presence handler, or nil.
+func (r *Registry) Presence() PresenceHandler { return r.presence }
+
+// Undeliverable returns the undeliverable-message handler, or nil.
+func (r *Registry) Undeliverable() UndeliverableHandler { return r.undeliv }
+
+// StreamFeatures returns the extra post-authentication stream features.
+func (r *Registry) StreamFeatures() []*stanza.Element { return r.streamFeat }
+
 // Router is what a Host needs from the router.
 type Router interface {
 	Route(ctx context.Context, st *stanza.Element)
@@ -115,11 +137,12 @@ type Router interface {
 
 // Deps are the collaborators every Host shares.
 type Deps struct {
-	Domain jid.JID
-	Logger *slog.Logger
-	Config *config.Config
-	Store  storage.Store
-	Router Router
+	Domain   jid.JID
+	Logger   *slog.Logger
+	Config   *config.Config
+	Store    storage.Store
+	Router   Router
+	Sessions *session.Registry
 }
 
 // NewHost returns the Host handed to module m's Start.
@@ -220,3 +243,35 @@ func (h *host) OnIdle(after time.Duration, hk IdleHook) {
 	h.reg.idle = hk
 	h.reg.idleAfter = after
 }
+
+func (h *host) OnReady(priority int, hk SessionHook) {
+	h.addSessionHook("OnReady", &h.reg.ready, priority, hk)
+}
+
+func (h *host) HandlePresence(hd PresenceHandler) {
+	h.reg.mustOpen("presence handler")
+	if hd == nil || h.reg.presence != nil {
+		panic("module: " + h.name + ": nil or second presence handler")
+	}
+	h.reg.presence = hd
+}
+
+func (h *host) HandleUndeliverable(hd UndeliverableHandler) {
+	h.reg.mustOpen("undeliverable handler")
+	if hd == nil || h.reg.undeliv != nil {
+		panic("module: " + h.name + ": nil or second undeliverable handler")
+	}
+	h.reg.undeliv = hd
+}
+
+func (h *host) AddStreamFeature(f *stanza.Element) {
+	h.reg.mustOpen("stream feature")
+	if f == nil {
+		panic("module: " + h.name + ": nil stream feature")
+	}
+	h.reg.streamFeat = append(h.reg.streamFeat, f)
+}
+
+func (h *host) Sessions(bare jid.JID) []Session { return h.deps.Sessions.Resources(bare) }
+
+func (h *host) Session(full jid.JID) Session { return h.deps.Sessions.Get(full) }

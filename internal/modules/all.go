@@ -6,7 +6,9 @@ import (
 	"github.com/mote-xmpp/mote/internal/module"
 	"github.com/mote-xmpp/mote/internal/modules/disco"
 	"github.com/mote-xmpp/mote/internal/modules/entitytime"
+	"github.com/mote-xmpp/mote/internal/modules/offline"
 	"github.com/mote-xmpp/mote/internal/modules/ping"
+	"github.com/mote-xmpp/mote/internal/modules/roster"
 	"github.com/mote-xmpp/mote/internal/modules/version"
 )
 
@@ -18,5 +20,7 @@ func Builtin() []module.Module {
 		ping.New(),
 		version.New(),
 		entitytime.New(),
+		roster.New(),
+		offline.New(),
 	}
 }

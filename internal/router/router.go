@@ -67,7 +67,7 @@ func (r *Router) Route(ctx context.Context, st *stanza.Element) {
 		r.bounce(ctx, st, stanza.NewError(stanza.JIDMalformed, ""))
 		return
 	}
-	r.RouteFrom(ctx, st, from, to)
+	r.route(ctx, st, from, to)
 }
 
 func parseTo(st *stanza.Element) (jid.JID, error) {
@@ -78,10 +78,19 @@ func parseTo(st *stanza.Element) (jid.JID, error) {
 	return jid.Parse(s)
 }
 
-// RouteFrom delivers st from the entity from to the parsed address to (the
-// zero JID when st has no to). The c2s layer calls it with the stamped
-// full JID of the sending session.
+// RouteFrom delivers st, sent by a client, from the entity from to the
+// parsed address to (the zero JID when st has no to). The c2s layer calls
+// it with the stamped full JID of the sending session. Presence goes to the
+// presence module when one is enabled (RFC 6121 §3, §4).
 func (r *Router) RouteFrom(ctx context.Context, st *stanza.Element, from, to jid.JID) {
+	if h := r.mods.Presence(); h != nil && stanza.KindOf(st) == stanza.KindPresence {
+		h(ctx, st, from, to)
+		return
+	}
+	r.route(ctx, st, from, to)
+}
+
+func (r *Router) route(ctx context.Context, st *stanza.Element, from, to jid.JID) {
 	kind := stanza.KindOf(st)
 	switch {
 	case to.IsZero():
@@ -254,12 +263,25 @@ func (r *Router) toFull(ctx context.Context, st *stanza.Element, to jid.JID) {
 }
 
 // undeliverable handles a message to an account with no session able to
-// take it (RFC 6121 §8.5.2.2 and §8.5.1 for an unknown account). Until
-// offline storage exists the sender gets service-unavailable; headline and
-// error messages are dropped silently.
+// take it (RFC 6121 §8.5.2.2 and §8.5.1 for an unknown account): the
+// offline module stores it when enabled, else the sender gets
+// service-unavailable; headline and error messages are dropped silently.
 func (r *Router) undeliverable(ctx context.Context, st *stanza.Element, to jid.JID) {
 	switch st.Attr("type") {
 	case stanza.TypeHeadline, stanza.TypeError:
+		return
+	}
+	if h := r.mods.Undeliverable(); h != nil {
+		err := h(ctx, st, to)
+		if err == nil {
+			return
+		}
+		var se stanza.Error
+		if !errors.As(err, &se) {
+			r.log.Error("undeliverable message handler failed", "err", err)
+			se = stanza.NewError(stanza.InternalServerError, "")
+		}
+		r.bounce(ctx, st, se)
 		return
 	}
 	r.bounce(ctx, st, stanza.NewError(stanza.ServiceUnavailable, ""))

@@ -137,7 +137,7 @@ func (s *Server) startModules(ctx context.Context, domain jid.JID) error {
 				return fmt.Errorf("server: module %s requires %s, which is not started before it", info.Name, r)
 			}
 		}
-		h := s.registry.NewHost(m, module.Deps{Domain: domain, Logger: s.log, Config: s.cfg, Store: s.store, Router: s.router})
+		h := s.registry.NewHost(m, module.Deps{Domain: domain, Logger: s.log, Config: s.cfg, Store: s.store, Router: s.router, Sessions: s.sessions})
 		if err := m.Start(ctx, h); err != nil {
 			return fmt.Errorf("server: module %s: %w", info.Name, err)
 		}

@@ -37,8 +37,14 @@ type Session struct {
 
 	// Presence state (RFC 6121 §4): written by the session's own reader,
 	// read by routers of other sessions.
-	available atomic.Bool
-	priority  atomic.Int32
+	available  atomic.Bool
+	priority   atomic.Int32
+	presence   atomic.Pointer[stanza.Element] // last available broadcast presence
+	interested atomic.Bool                    // requested the roster (§2.1.6)
+	announced  atomic.Bool                    // its initial presence was handled
+
+	mu       sync.Mutex
+	directed map[jid.JID]struct{} // guarded by mu; directed presence recipients (§4.6)
 }
 
 // New returns a session for the bound full JID j on conn.
@@ -60,6 +66,59 @@ func (s *Session) Close(err *stanza.StreamError) { s.conn.Close(err) }
 func (s *Session) SetPresence(available bool, priority int) {
 	s.priority.Store(int32(priority))
 	s.available.Store(available)
+}
+
+// SetLastPresence records the session's last available broadcast
+// presence (from stamped), which the server sends on its behalf to
+// answer probes and to new subscribers; nil once unavailable.
+func (s *Session) SetLastPresence(p *stanza.Element) { s.presence.Store(p) }
+
+// LastPresence returns what SetLastPresence recorded.
+func (s *Session) LastPresence() *stanza.Element { return s.presence.Load() }
+
+// Announce reports whether this is the session's initial presence (the
+// first available presence since it was bound or last unavailable, RFC
+// 6121 §4.2) and marks it handled; Unannounce resets it.
+func (s *Session) Announce() (initial bool) { return !s.announced.Swap(true) }
+
+// Unannounce marks the session unavailable again for Announce.
+func (s *Session) Unannounce() { s.announced.Store(false) }
+
+// SetInterested marks the session as an interested resource: it requested
+// the roster, so it receives roster pushes (RFC 6121 §2.1.6).
+func (s *Session) SetInterested() { s.interested.Store(true) }
+
+// Interested reports whether the session requested the roster.
+func (s *Session) Interested() bool { return s.interested.Load() }
+
+// AddDirected records that the session sent available presence directly
+// to j (RFC 6121 §4.6); RemoveDirected that it sent unavailable.
+func (s *Session) AddDirected(j jid.JID) {
+	s.mu.Lock()
+	if s.directed == nil {
+		s.directed = make(map[jid.JID]struct{})
+	}
+	s.directed[j] = struct{}{}
+	s.mu.Unlock()
+}
+
+// RemoveDirected forgets a directed presence recipient.
+func (s *Session) RemoveDirected(j jid.JID) {
+	s.mu.Lock()
+	delete(s.directed, j)
+	s.mu.Unlock()
+}
+
+// TakeDirected returns the directed presence recipients and forgets them.
+func (s *Session) TakeDirected() []jid.JID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]jid.JID, 0, len(s.directed))
+	for j := range s.directed {
+		out = append(out, j)
+	}
+	s.directed = nil
+	return out
 }
 
 // Available reports whether the session has sent available presence.

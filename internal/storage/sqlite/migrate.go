@@ -25,6 +25,67 @@ var migrations = []string{
 		server_key BLOB NOT NULL,
 		PRIMARY KEY (username, hash)
 	) STRICT, WITHOUT ROWID;`,
+
+	// 2: rosters, pending subscription requests, offline messages, documents
+	// and blocklists. There are no foreign keys to users: other code may
+	// store for a username before the account exists or after it is gone,
+	// and DeleteUser deletes these rows explicitly in its transaction.
+	//
+	// contact_local is the text of contact before its first '@' ('' when
+	// there is none), indexed so that DeleteUser finds what other accounts
+	// hold about a username (this server hosts one domain). Booleans are 0
+	// or 1. A roster item's groups are rows of roster_groups, ordered by pos.
+	// roster_versions holds a counter per account, incremented with every
+	// change to its items; no row means version 0. offline.stamp is Unix
+	// milliseconds; AUTOINCREMENT keeps ids increasing, never reused.
+	`CREATE TABLE roster_items (
+		username      TEXT NOT NULL,
+		contact       TEXT NOT NULL,
+		contact_local TEXT NOT NULL,
+		name          TEXT NOT NULL,
+		subscription  INTEGER NOT NULL,
+		ask           INTEGER NOT NULL,
+		approved      INTEGER NOT NULL,
+		PRIMARY KEY (username, contact)
+	) STRICT, WITHOUT ROWID;
+	CREATE INDEX roster_items_contact_local ON roster_items (contact_local);
+	CREATE TABLE roster_groups (
+		username TEXT NOT NULL,
+		contact  TEXT NOT NULL,
+		name     TEXT NOT NULL,
+		pos      INTEGER NOT NULL,
+		PRIMARY KEY (username, contact, name)
+	) STRICT, WITHOUT ROWID;
+	CREATE TABLE roster_versions (
+		username TEXT PRIMARY KEY NOT NULL,
+		version  INTEGER NOT NULL
+	) STRICT;
+	CREATE TABLE pending_in (
+		username      TEXT NOT NULL,
+		contact       TEXT NOT NULL,
+		contact_local TEXT NOT NULL,
+		stanza        BLOB NOT NULL,
+		PRIMARY KEY (username, contact)
+	) STRICT, WITHOUT ROWID;
+	CREATE INDEX pending_in_contact_local ON pending_in (contact_local);
+	CREATE TABLE offline (
+		id       INTEGER PRIMARY KEY AUTOINCREMENT,
+		username TEXT NOT NULL,
+		stamp    INTEGER NOT NULL,
+		stanza   BLOB NOT NULL
+	) STRICT;
+	CREATE INDEX offline_username_id ON offline (username, id);
+	CREATE TABLE documents (
+		username TEXT NOT NULL,
+		key      TEXT NOT NULL,
+		doc      BLOB NOT NULL,
+		PRIMARY KEY (username, key)
+	) STRICT, WITHOUT ROWID;
+	CREATE TABLE blocklist (
+		username TEXT NOT NULL,
+		jid      TEXT NOT NULL,
+		PRIMARY KEY (username, jid)
+	) STRICT, WITHOUT ROWID;`,
 }
 
 // SchemaVersionError reports a database whose schema is newer than this

@@ -71,9 +71,13 @@ var (
 
 // Store is an opened SQLite database. It is safe for concurrent use.
 type Store struct {
-	w     *sql.DB // writer pool: one connection, BEGIN IMMEDIATE
-	r     *sql.DB // reader pool: query-only connections
-	users users
+	w          *sql.DB // writer pool: one connection, BEGIN IMMEDIATE
+	r          *sql.DB // reader pool: query-only connections
+	users      users
+	rosters    rosters
+	offline    offline
+	documents  documents
+	blocklists blocklists
 	// getUser is the prepared login query (see getUserSQL).
 	getUser *sql.Stmt
 }
@@ -129,6 +133,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	s := &Store{w: w, r: r, getUser: getUser}
 	s.users = users{s: s}
+	s.rosters = rosters{s: s}
+	s.offline = offline{s: s}
+	s.documents = documents{s: s}
+	s.blocklists = blocklists{s: s}
 	return s, nil
 }
 
@@ -192,6 +200,18 @@ func uriPath(path string) string {
 // Users returns the account store.
 func (s *Store) Users() storage.Users { return &s.users }
 
+// Rosters returns the roster store.
+func (s *Store) Rosters() storage.Rosters { return &s.rosters }
+
+// Offline returns the offline message store.
+func (s *Store) Offline() storage.Offline { return &s.offline }
+
+// Documents returns the per-account document store.
+func (s *Store) Documents() storage.Documents { return &s.documents }
+
+// Blocklists returns the blocklist store.
+func (s *Store) Blocklists() storage.Blocklists { return &s.blocklists }
+
 // Close closes both connection pools. The WAL is checkpointed by SQLite when
 // the last connection to the file closes.
 func (s *Store) Close() error {
@@ -210,4 +230,15 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// read runs fn in a reader transaction, so that its queries see one
+// consistent snapshot of the database (WAL mode), and ends it.
+func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(tx)
 }

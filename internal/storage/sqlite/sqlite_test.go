@@ -226,15 +226,33 @@ func TestDeleteCascades(t *testing.T) {
 	if err := s.Users().CreateUser(ctx, user("juliet", 1)); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
+	// A row in every table keyed by username.
+	if _, err := s.Rosters().PutRosterItem(ctx, "juliet", storage.RosterItem{Contact: "romeo@example.net", Groups: []string{"g"}}); err != nil {
+		t.Fatalf("PutRosterItem: %v", err)
+	}
+	if err := s.Rosters().PutPendingIn(ctx, "juliet", storage.PendingIn{Contact: "romeo@example.net", Stanza: []byte("<presence/>")}); err != nil {
+		t.Fatalf("PutPendingIn: %v", err)
+	}
+	if _, err := s.Offline().StoreOffline(ctx, "juliet", time.Now(), []byte("<message/>"), 0); err != nil {
+		t.Fatalf("StoreOffline: %v", err)
+	}
+	if err := s.Documents().PutDocument(ctx, "juliet", "vcard-temp", []byte("<vCard/>")); err != nil {
+		t.Fatalf("PutDocument: %v", err)
+	}
+	if err := s.Blocklists().Block(ctx, "juliet", []string{"tybalt@example.net"}); err != nil {
+		t.Fatalf("Block: %v", err)
+	}
 	if err := s.Users().DeleteUser(ctx, "juliet"); err != nil {
 		t.Fatalf("DeleteUser: %v", err)
 	}
-	var n int
-	if err := s.r.QueryRow("SELECT count(*) FROM credentials").Scan(&n); err != nil {
-		t.Fatalf("count credentials: %v", err)
-	}
-	if n != 0 {
-		t.Errorf("%d credential rows left after DeleteUser, want 0", n)
+	for _, table := range append([]string{"credentials"}, ownTables...) {
+		var n int
+		if err := s.r.QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
+			t.Fatalf("count %s: %v", table, err)
+		}
+		if n != 0 {
+			t.Errorf("%d %s rows left after DeleteUser, want 0", n, table)
+		}
 	}
 }
 

@@ -107,8 +107,9 @@ func (u *users) SetCredentials(ctx context.Context, username string, keys map[st
 	return err
 }
 
-// DeleteUser removes the account; its credentials go with it through ON
-// DELETE CASCADE.
+// DeleteUser removes the account (its credentials go with it through ON
+// DELETE CASCADE) and every row stored for the username, and strips what
+// other accounts hold about it, all in one transaction.
 func (u *users) DeleteUser(ctx context.Context, username string) error {
 	err := u.s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE username = ?`, username)
@@ -122,12 +123,49 @@ func (u *users) DeleteUser(ctx context.Context, username string) error {
 		if n == 0 {
 			return storage.ErrNotFound
 		}
-		return nil
+		for _, table := range ownTables {
+			// table is one of our constant names, not input.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE username = ?`, username); err != nil {
+				return fmt.Errorf("%s: %w", table, err)
+			}
+		}
+		return stripContact(ctx, tx, username)
 	})
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("sqlite: delete user: %w", err)
 	}
 	return err
+}
+
+// ownTables are the tables, keyed by username, that hold an account's data
+// besides users and credentials.
+var ownTables = []string{
+	"roster_items", "roster_groups", "roster_versions", "pending_in",
+	"offline", "documents", "blocklist",
+}
+
+// stripContact, inside tx, takes the subscription state from other
+// accounts' roster items whose contact has username as its localpart,
+// incrementing the version of each roster that changed, and drops their
+// pending requests from it. The account's own rows are already gone.
+func stripContact(ctx context.Context, tx *sql.Tx, username string) error {
+	const changed = `contact_local = ? AND (subscription <> 0 OR ask <> 0 OR approved <> 0)`
+	// The WHERE clause of the SELECT also keeps SQLite from parsing ON
+	// CONFLICT as part of a join (https://www.sqlite.org/lang_upsert.html).
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO roster_versions (username, version)
+		 SELECT DISTINCT username, 1 FROM roster_items WHERE `+changed+`
+		 ON CONFLICT (username) DO UPDATE SET version = version + 1`, username); err != nil {
+		return fmt.Errorf("roster versions: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx,
+		`UPDATE roster_items SET subscription = 0, ask = 0, approved = 0 WHERE `+changed, username); err != nil {
+		return fmt.Errorf("roster items: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM pending_in WHERE contact_local = ?`, username); err != nil {
+		return fmt.Errorf("pending in: %w", err)
+	}
+	return nil
 }
 
 // ListUsers returns all usernames in ascending byte order (SQLite's BINARY

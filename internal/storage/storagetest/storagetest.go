@@ -25,4 +25,9 @@ type Opener = func(t *testing.T) storage.Store
 // Run runs every conformance suite against the backend as subtests.
 func Run(t *testing.T, open Opener) {
 	t.Run("Users", func(t *testing.T) { TestUsers(t, open) })
+	t.Run("Rosters", func(t *testing.T) { TestRosters(t, open) })
+	t.Run("Offline", func(t *testing.T) { TestOffline(t, open) })
+	t.Run("Documents", func(t *testing.T) { TestDocuments(t, open) })
+	t.Run("Blocklists", func(t *testing.T) { TestBlocklists(t, open) })
+	t.Run("DeleteUser", func(t *testing.T) { TestDeleteUser(t, open) })
 }

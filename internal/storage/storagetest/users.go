@@ -370,3 +370,95 @@ func testUsersCancelledContext(t *testing.T, u storage.Users) {
 		t.Errorf("GetUser(romeo) = %v, want ErrNotFound", err)
 	}
 }
+
+// TestDeleteUser checks that Users.DeleteUser removes everything stored for
+// the account, in every per-domain store, and strips what other accounts
+// hold about it, leaving their other data alone.
+func TestDeleteUser(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	u, r, o, d, b := s.Users(), s.Rosters(), s.Offline(), s.Documents(), s.Blocklists()
+	mustCreate(t, u, storage.User{Username: "alice", SCRAM: allKeys(1), Created: created})
+	mustCreate(t, u, storage.User{Username: "bob", SCRAM: allKeys(2), Created: created})
+
+	// Alice's data, which must survive but for what she holds about bob.
+	aliceBob := storage.RosterItem{Contact: "bob@example.com", Name: "Bob", Subscription: storage.SubBoth,
+		Ask: true, Approved: true, Groups: []string{"Friends", "Work"}}
+	aliceCarol := storage.RosterItem{Contact: "carol@example.com", Name: "Carol", Subscription: storage.SubBoth,
+		Ask: true, Approved: true, Groups: []string{"Friends"}}
+	// Same localpart on another server: this server hosts one domain, so
+	// it is stripped too.
+	aliceBobElsewhere := storage.RosterItem{Contact: "bob@elsewhere.example", Subscription: storage.SubTo}
+	// "bobby" and a bare domain "bob" are not bob.
+	aliceBobby := storage.RosterItem{Contact: "bobby@example.com", Subscription: storage.SubFrom, Approved: true}
+	aliceDomain := storage.RosterItem{Contact: "bob", Subscription: storage.SubTo, Ask: true}
+	for _, it := range []storage.RosterItem{aliceBob, aliceCarol, aliceBobElsewhere, aliceBobby, aliceDomain} {
+		mustPutItem(t, r, "alice", it)
+	}
+	pendBob := storage.PendingIn{Contact: "bob@example.com", Stanza: stanza(1)}
+	pendCarol := storage.PendingIn{Contact: "carol@example.com", Stanza: stanza(2)}
+	pendBobby := storage.PendingIn{Contact: "bobby@example.com", Stanza: stanza(3)}
+	for _, p := range []storage.PendingIn{pendBob, pendCarol, pendBobby} {
+		mustPutPending(t, r, "alice", p)
+	}
+	aliceMsg := storage.OfflineMessage{ID: mustStore(t, o, "alice", received, stanza(4)), Stamp: received, Stanza: stanza(4)}
+	mustPutDoc(t, d, "alice", vcardKey, stanza(5))
+	mustBlock(t, b, "alice", "bob@example.com", "mallory@example.com")
+
+	// Bob's data, in every table.
+	mustPutItem(t, r, "bob", storage.RosterItem{Contact: "alice@example.com", Subscription: storage.SubBoth, Groups: []string{"g"}})
+	mustPutPending(t, r, "bob", storage.PendingIn{Contact: "carol@example.com", Stanza: stanza(6)})
+	mustStore(t, o, "bob", received, stanza(7))
+	mustPutDoc(t, d, "bob", vcardKey, stanza(8))
+	mustPutDoc(t, d, "bob", privateKey, stanza(9))
+	mustBlock(t, b, "bob", "mallory@example.com")
+
+	before, err := r.GetRoster(ctx, "alice")
+	if err != nil {
+		t.Fatalf("GetRoster(alice): %v", err)
+	}
+	if err := u.DeleteUser(ctx, "bob"); err != nil {
+		t.Fatalf("DeleteUser(bob): %v", err)
+	}
+
+	checkBobEmpty := func() {
+		t.Helper()
+		checkRoster(t, r, "bob", 0)
+		checkPending(t, r, "bob")
+		checkOffline(t, o, "bob")
+		checkDoc(t, d, "bob", vcardKey, nil)
+		checkDoc(t, d, "bob", privateKey, nil)
+		checkBlocklist(t, b, "bob")
+	}
+	checkBobEmpty()
+	if _, err := u.GetUser(ctx, "bob"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetUser(bob) after DeleteUser = %v, want ErrNotFound", err)
+	}
+
+	// Alice's items for bob stay without subscription state; her roster's
+	// version moved on, since its items changed.
+	stripped := func(it storage.RosterItem) storage.RosterItem {
+		it.Subscription, it.Ask, it.Approved = storage.SubNone, false, false
+		return it
+	}
+	after, err := r.GetRoster(ctx, "alice")
+	if err != nil {
+		t.Fatalf("GetRoster(alice): %v", err)
+	}
+	if after.Version <= before.Version {
+		t.Errorf("alice's roster version %d after DeleteUser(bob), want more than %d", after.Version, before.Version)
+	}
+	checkRoster(t, r, "alice", -1, aliceDomain, stripped(aliceBobElsewhere), stripped(aliceBob), aliceBobby, aliceCarol)
+	checkPending(t, r, "alice", pendBobby, pendCarol)
+	checkOffline(t, o, "alice", aliceMsg)
+	checkDoc(t, d, "alice", vcardKey, stanza(5))
+	// The blocklist is alice's own choice, not state shared with bob.
+	checkBlocklist(t, b, "alice", "bob@example.com", "mallory@example.com")
+	checkUser(t, u, storage.User{Username: "alice", SCRAM: allKeys(1), Created: created})
+
+	// A new bob inherits nothing.
+	mustCreate(t, u, storage.User{Username: "bob", SCRAM: allKeys(3), Created: created})
+	checkBobEmpty()
+	checkUser(t, u, storage.User{Username: "bob", SCRAM: allKeys(3), Created: created})
+	checkRoster(t, r, "alice", after.Version, aliceDomain, stripped(aliceBobElsewhere), stripped(aliceBob), aliceBobby, aliceCarol)
+}

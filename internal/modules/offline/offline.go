@@ -1,0 +1,122 @@
+// Package offline stores messages for accounts that have no available
+// resource and delivers them after the account's next initial presence
+// (XEP-0160), stamped with when the server received them (XEP-0203).
+package offline
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/mote-xmpp/mote/internal/module"
+	"github.com/mote-xmpp/mote/internal/storage"
+	"github.com/mote-xmpp/mote/internal/xmlstream"
+	"github.com/mote-xmpp/mote/jid"
+	"github.com/mote-xmpp/mote/stanza"
+)
+
+// Namespaces.
+const (
+	NSDelay   = "urn:xmpp:delay" // XEP-0203
+	NSOffline = "msgoffline"     // XEP-0160 §5 disco feature
+)
+
+// Config is the module's section of the configuration.
+type Config struct {
+	// MaxMessages is the per-account quota; a message beyond it is
+	// refused with service-unavailable (XEP-0160 §3), never dropped.
+	MaxMessages int `yaml:"max_messages"`
+}
+
+// Module is the offline message module.
+type Module struct {
+	cfg   Config
+	h     module.Host
+	store storage.Offline
+	users storage.Users
+}
+
+// New returns the module with its defaults.
+func New() *Module { return &Module{cfg: Config{MaxMessages: 1000}} }
+
+// Info implements module.Module.
+func (m *Module) Info() module.Info {
+	return module.Info{Name: "offline", Requires: []string{"disco", "roster"},
+		XEPs: []module.XEP{{Number: 160, Version: "1.0.1", Status: "complete"}, {Number: 203, Version: "2.0", Status: "complete"}}}
+}
+
+// Start implements module.Module.
+func (m *Module) Start(_ context.Context, h module.Host) error {
+	if err := h.Config(&m.cfg); err != nil {
+		return err
+	}
+	if m.cfg.MaxMessages <= 0 {
+		return errors.New("offline: max_messages must be positive")
+	}
+	m.h, m.store, m.users = h, h.Storage().Offline(), h.Storage().Users()
+	h.AddFeature(module.ToServer, NSOffline)
+	h.HandleUndeliverable(m.store1)
+	h.OnReady(0, m.deliver)
+	return nil
+}
+
+// Stop implements module.Module.
+func (m *Module) Stop(context.Context) error { return nil }
+
+// store1 stores a chat or normal message for the account to (RFC 6121
+// §8.5.2.2.1, XEP-0160 §3); other types never reach it.
+func (m *Module) store1(ctx context.Context, st *stanza.Element, to jid.JID) error {
+	switch st.Attr("type") {
+	case "", stanza.TypeNormal, stanza.TypeChat:
+	default:
+		return stanza.NewError(stanza.ServiceUnavailable, "")
+	}
+	if _, err := m.users.GetUser(ctx, to.Local()); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			// §8.5.2.2.1 / §8.5.1: no such account.
+			return stanza.NewError(stanza.ServiceUnavailable, "")
+		}
+		return err
+	}
+	now := time.Now().UTC()
+	cp := st.ShallowCopy()
+	cp.Append(stanza.NewElement(NSDelay, "delay", "from", m.h.Domain().String(),
+		"stamp", now.Format("2006-01-02T15:04:05.000Z")).AppendText("Offline Storage"))
+	_, err := m.store.StoreOffline(ctx, to.Local(), now, cp.AppendXML(nil, stanza.NSClient), m.cfg.MaxMessages)
+	if errors.Is(err, storage.ErrQuota) {
+		return stanza.NewError(stanza.ServiceUnavailable, "offline storage for this account is full")
+	}
+	return err
+}
+
+// deliver sends the stored messages to a session that became able to
+// receive them (module.Host.OnReady; a resource with negative priority
+// never receives messages for the bare JID, RFC 6121 §8.5.2.1.1), and
+// removes from storage exactly what was queued to it.
+func (m *Module) deliver(ctx context.Context, s module.Session) {
+	user := s.JID().Local()
+	msgs, err := m.store.GetOffline(ctx, user)
+	if err != nil {
+		m.h.Logger().Error("reading offline messages", "account", user, "err", err)
+		return
+	}
+	var last int64
+	sent := false
+	for _, om := range msgs {
+		st, err := xmlstream.ParseStanza(om.Stanza)
+		if err != nil {
+			m.h.Logger().Warn("dropping unparsable offline message", "account", user, "id", om.ID, "err", err)
+			last, sent = om.ID, true
+			continue
+		}
+		if !s.Send(st) {
+			break // closing or full: the rest waits for the next login
+		}
+		last, sent = om.ID, true
+	}
+	if sent {
+		if err := m.store.DeleteOffline(ctx, user, last); err != nil {
+			m.h.Logger().Error("deleting delivered offline messages", "account", user, "err", err)
+		}
+	}
+}

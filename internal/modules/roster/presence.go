@@ -1,0 +1,341 @@
+package roster
+
+import (
+	"context"
+	"errors"
+
+	"github.com/mote-xmpp/mote/internal/module"
+	"github.com/mote-xmpp/mote/internal/storage"
+	"github.com/mote-xmpp/mote/internal/subscription"
+	"github.com/mote-xmpp/mote/internal/xmlstream"
+	"github.com/mote-xmpp/mote/jid"
+	"github.com/mote-xmpp/mote/stanza"
+)
+
+// presence handles every presence stanza a client sends (module.PresenceHandler).
+func (m *Module) presence(ctx context.Context, st *stanza.Element, from, to jid.JID) {
+	typ := st.Attr("type")
+	switch {
+	case to.IsZero():
+		if s := m.h.Session(from); s != nil {
+			m.broadcast(ctx, st, s)
+		}
+	case typ == stanza.TypeSubscribe || typ == stanza.TypeSubscribed ||
+		typ == stanza.TypeUnsubscribe || typ == stanza.TypeUnsubscribed:
+		m.outbound(ctx, st, from, to.Bare(), typ)
+	case typ == stanza.TypeProbe:
+		// §4.3: probes are the server's business; a client's is dropped.
+	default:
+		// Directed presence (§4.6), and presence errors.
+		if s := m.h.Session(from); s != nil && m.local(to) {
+			switch typ {
+			case "":
+				if !m.receivesPresence(ctx, from.Bare(), to.Bare()) {
+					s.AddDirected(to)
+				}
+			case stanza.TypeUnavailable:
+				s.RemoveDirected(to)
+			}
+		}
+		m.h.Route(ctx, st)
+	}
+}
+
+// receivesPresence reports whether contact is subscribed to user's
+// presence (from or both in user's roster).
+func (m *Module) receivesPresence(ctx context.Context, user, contact jid.JID) bool {
+	a, err := m.lock(ctx, user)
+	if err != nil {
+		return false
+	}
+	defer m.unlock(user, a)
+	it := a.items[contact]
+	return it != nil && (it.Subscription == storage.SubFrom || it.Subscription == storage.SubBoth)
+}
+
+// broadcast sends session s's available or unavailable presence st to
+// the contacts subscribed to it and to the account's available resources
+// (§4.2.2, §4.4.2, §4.5.2), and unavailable presence to the entities it
+// sent directed presence to (§4.6.3). After initial presence it answers
+// the probes to the contacts the account is subscribed to (§4.2.3: local
+// contacts are answered at once from their sessions' last presence) and
+// delivers the subscription requests that waited (§3.1.3).
+func (m *Module) broadcast(ctx context.Context, st *stanza.Element, s module.Session) {
+	from := s.JID()
+	user := from.Bare()
+	unavailable := st.Attr("type") == stanza.TypeUnavailable
+	initial := false
+	if unavailable {
+		s.Unannounce()
+	} else {
+		initial = s.Announce()
+	}
+	a, err := m.lock(ctx, user)
+	if err != nil {
+		m.log.Error("loading roster", "account", user.String(), "err", err)
+		return
+	}
+	var subscribers, publishers []jid.JID
+	for j, it := range a.items {
+		if it.Subscription == storage.SubFrom || it.Subscription == storage.SubBoth {
+			subscribers = append(subscribers, j)
+		}
+		if it.Subscription == storage.SubTo || it.Subscription == storage.SubBoth {
+			publishers = append(publishers, j)
+		}
+	}
+	var pending [][]byte
+	if initial {
+		for _, p := range a.pending {
+			pending = append(pending, p)
+		}
+	}
+	m.unlock(user, a)
+
+	for _, c := range subscribers {
+		m.sendTo(ctx, st, c)
+	}
+	for _, r := range m.h.Sessions(user) {
+		if r.Available() || (r == s && !unavailable) {
+			cp := st.ShallowCopy()
+			cp.SetAttr("to", r.JID().String())
+			r.Send(cp)
+		}
+	}
+	if unavailable {
+		for _, d := range s.TakeDirected() {
+			m.sendTo(ctx, st, d)
+		}
+		return
+	}
+	if !initial {
+		return
+	}
+	// The account's own other resources count as a publisher too, as if
+	// the server had probed the user's bare JID.
+	for _, c := range append(publishers, user) {
+		for _, r := range m.h.Sessions(c) {
+			if p := r.LastPresence(); p != nil && r.Available() && r != s {
+				cp := p.ShallowCopy()
+				cp.SetAttr("to", from.String())
+				s.Send(cp)
+			}
+		}
+	}
+	for _, b := range pending {
+		p, err := xmlstream.ParseStanza(b)
+		if err != nil {
+			m.log.Warn("unparsable stored subscription request", "account", user.String(), "err", err)
+			continue
+		}
+		s.Send(p)
+	}
+}
+
+// sendTo routes a copy of st addressed to to.
+func (m *Module) sendTo(ctx context.Context, st *stanza.Element, to jid.JID) {
+	cp := st.ShallowCopy()
+	cp.SetAttr("to", to.String())
+	m.h.Route(ctx, cp)
+}
+
+// outbound handles a subscription stanza from the user (§3, App. A.2).
+func (m *Module) outbound(ctx context.Context, st *stanza.Element, from, contact jid.JID, typ string) {
+	user := from.Bare()
+	if contact == user {
+		return // a subscription to oneself means nothing
+	}
+	a, err := m.lock(ctx, user)
+	if err != nil {
+		m.log.Error("loading roster", "account", user.String(), "err", err)
+		return
+	}
+	cur := a.state(contact)
+	next, route, changed := subscription.Outbound(cur, typ)
+	if changed {
+		if a.items[contact] == nil && len(a.items) >= m.cfg.MaxItems {
+			m.unlock(user, a)
+			m.h.Route(ctx, stanza.ErrorReply(st, stanza.NewError(stanza.NotAllowed, "roster full")))
+			return
+		}
+		if err := m.apply(ctx, user, a, contact, next, nil); err != nil {
+			m.unlock(user, a)
+			m.log.Error("storing subscription", "account", user.String(), "err", err)
+			m.h.Route(ctx, stanza.ErrorReply(st, stanza.NewError(stanza.InternalServerError, "")))
+			return
+		}
+	}
+	m.unlock(user, a)
+	if !route {
+		return
+	}
+	// §3.1.2: the user's server stamps the bare JID and routes the stanza
+	// on; the contact's server (this one, for a local contact) processes it.
+	out := st.ShallowCopy()
+	out.SetAttr("from", user.String())
+	out.SetAttr("to", contact.String())
+	m.inbound(ctx, out, user, contact, typ)
+	switch typ {
+	case stanza.TypeSubscribed:
+		// §3.1.5: the contact now receives the user's presence.
+		m.sendPresence(ctx, user, contact)
+	case stanza.TypeUnsubscribed:
+		if cur.Sub == storage.SubFrom || cur.Sub == storage.SubBoth {
+			m.sendUnavailable(ctx, user, contact)
+		}
+	}
+}
+
+// toContact sends a subscription stanza of type typ from user to contact
+// on the user's behalf, with no state change on the user's side (which the
+// caller made).
+func (m *Module) toContact(ctx context.Context, user, contact jid.JID, typ string) {
+	out := stanza.NewElement(stanza.NSClient, "presence", "type", typ, "from", user.String(), "to", contact.String())
+	m.inbound(ctx, out, user, contact, typ)
+}
+
+// inbound processes a subscription stanza from the entity from arriving
+// for the local account owner (§3, App. A.3).
+func (m *Module) inbound(ctx context.Context, st *stanza.Element, from, owner jid.JID, typ string) {
+	if !m.local(owner) {
+		return // no server-to-server: the stanza goes nowhere
+	}
+	if _, err := m.users.GetUser(ctx, owner.Local()); err != nil {
+		if errors.Is(err, storage.ErrNotFound) && typ == stanza.TypeSubscribe {
+			// §3.1.3: no such contact; tell the requester.
+			m.reply(ctx, owner, from, stanza.TypeUnsubscribed)
+		}
+		return
+	}
+	a, err := m.lock(ctx, owner)
+	if err != nil {
+		m.log.Error("loading roster", "account", owner.String(), "err", err)
+		return
+	}
+	cur := a.state(from)
+	next, deliver, autoReply, changed := subscription.Inbound(cur, typ)
+	if changed {
+		var stored []byte
+		if next.PendingIn && !cur.PendingIn {
+			stored = st.AppendXML(nil, stanza.NSClient)
+		}
+		if err := m.apply(ctx, owner, a, from, next, stored); err != nil {
+			m.unlock(owner, a)
+			m.log.Error("storing subscription", "account", owner.String(), "err", err)
+			return
+		}
+	}
+	m.unlock(owner, a)
+	if deliver {
+		// §3.1.3 and the like: to every available resource; a request
+		// nobody is there to see waits in storage (above).
+		m.h.Route(ctx, st)
+	}
+	if autoReply != "" {
+		m.reply(ctx, owner, from, autoReply)
+		if autoReply == stanza.TypeSubscribed {
+			m.sendPresence(ctx, owner, from)
+		}
+	}
+	if typ == stanza.TypeUnsubscribe && (cur.Sub == storage.SubFrom || cur.Sub == storage.SubBoth) {
+		// The requester no longer receives the owner's presence.
+		m.sendUnavailable(ctx, owner, from)
+	}
+}
+
+// reply sends a subscription stanza of type typ from owner to requester on
+// the owner's behalf and processes it at the requester's side.
+func (m *Module) reply(ctx context.Context, owner, requester jid.JID, typ string) {
+	out := stanza.NewElement(stanza.NSClient, "presence", "type", typ, "from", owner.String(), "to", requester.String())
+	m.inbound(ctx, out, owner, requester, typ)
+}
+
+// apply stores the new state of contact in a's roster (and the request
+// stanza when a request became pending) and pushes a changed item.
+// a is locked.
+func (m *Module) apply(ctx context.Context, user jid.JID, a *account, contact jid.JID, next subscription.State, request []byte) error {
+	cur := a.state(contact)
+	if next.PendingIn && !cur.PendingIn {
+		if request == nil {
+			request = stanza.NewElement(stanza.NSClient, "presence", "type", stanza.TypeSubscribe,
+				"from", contact.String(), "to", user.String()).AppendXML(nil, stanza.NSClient)
+		}
+		if err := m.store.PutPendingIn(ctx, user.Local(), storage.PendingIn{Contact: contact.String(), Stanza: request}); err != nil {
+			return err
+		}
+		a.pending[contact] = request
+	}
+	if !next.PendingIn && cur.PendingIn {
+		if err := m.store.DeletePendingIn(ctx, user.Local(), contact.String()); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		delete(a.pending, contact)
+	}
+	old := a.items[contact]
+	if old == nil && next.Sub == storage.SubNone && !next.PendingOut && !next.Approved {
+		// Only a pending request: no roster item (§3.1.3).
+		return nil
+	}
+	it := storage.RosterItem{Contact: contact.String()}
+	if old != nil {
+		it = *old
+	}
+	if old != nil && it.Subscription == next.Sub && it.Ask == next.PendingOut && it.Approved == next.Approved {
+		return nil
+	}
+	it.Subscription, it.Ask, it.Approved = next.Sub, next.PendingOut, next.Approved
+	v, err := m.store.PutRosterItem(ctx, user.Local(), it)
+	if err != nil {
+		return err
+	}
+	a.items[contact], a.version = &it, v
+	m.push(user, itemElement(&it), v)
+	return nil
+}
+
+// sendPresence sends the current presence of each of user's available
+// resources to contact (§3.1.5, after a subscription was approved).
+func (m *Module) sendPresence(ctx context.Context, user, contact jid.JID) {
+	for _, r := range m.h.Sessions(user) {
+		if p := r.LastPresence(); p != nil && r.Available() {
+			m.sendTo(ctx, p, contact)
+		}
+	}
+}
+
+// sendUnavailable sends unavailable presence from each of user's
+// available resources to contact (its subscription ended).
+func (m *Module) sendUnavailable(ctx context.Context, user, contact jid.JID) {
+	for _, r := range m.h.Sessions(user) {
+		if r.Available() {
+			m.h.Route(ctx, stanza.NewElement(stanza.NSClient, "presence", "type", stanza.TypeUnavailable,
+				"from", r.JID().String(), "to", contact.String()))
+		}
+	}
+}
+
+// sessionEnd broadcasts unavailable presence for a session that ended
+// while available, whatever ended it (§4.5.2), unless a new session took
+// over its full JID and is already available; directed presence
+// recipients hear of it in any case (§4.6.3).
+func (m *Module) sessionEnd(ctx context.Context, s module.Session) {
+	user := s.JID().Bare()
+	defer func() {
+		m.mu.Lock()
+		a := m.accounts[user]
+		m.mu.Unlock()
+		if a != nil {
+			m.unref(user, a)
+		}
+	}()
+	unavailable := stanza.NewElement(stanza.NSClient, "presence", "type", stanza.TypeUnavailable, "from", s.JID().String())
+	if n := m.h.Session(s.JID()); !s.Available() || (n != nil && n != s && n.Available()) {
+		for _, d := range s.TakeDirected() {
+			m.sendTo(ctx, unavailable, d)
+		}
+		return
+	}
+	s.SetPresence(false, 0)
+	s.SetLastPresence(nil)
+	m.broadcast(ctx, unavailable, s)
+}

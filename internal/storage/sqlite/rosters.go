@@ -1,0 +1,227 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mote-xmpp/mote/internal/storage"
+)
+
+// rosters implements storage.Rosters on the roster_items, roster_groups,
+// roster_versions and pending_in tables.
+type rosters struct {
+	s *Store
+}
+
+var _ storage.Rosters = (*rosters)(nil)
+
+// GetRoster reads the version and the items in one reader transaction, so
+// the version matches the items.
+func (r *rosters) GetRoster(ctx context.Context, username string) (storage.Roster, error) {
+	var roster storage.Roster
+	err := r.s.read(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx,
+			`SELECT version FROM roster_versions WHERE username = ?`, username).Scan(&roster.Version)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx,
+			`SELECT i.contact, i.name, i.subscription, i.ask, i.approved, g.name
+			 FROM roster_items i LEFT JOIN roster_groups g
+			   ON g.username = i.username AND g.contact = i.contact
+			 WHERE i.username = ?
+			 ORDER BY i.contact COLLATE BINARY, g.pos`, username)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				item  storage.RosterItem
+				sub   int64
+				group sql.NullString
+			)
+			if err := rows.Scan(&item.Contact, &item.Name, &sub, &item.Ask, &item.Approved, &group); err != nil {
+				return err
+			}
+			item.Subscription = storage.Subscription(sub)
+			if n := len(roster.Items); n > 0 && roster.Items[n-1].Contact == item.Contact {
+				// Another group of the previous item.
+				roster.Items[n-1].Groups = append(roster.Items[n-1].Groups, group.String)
+				continue
+			}
+			if group.Valid { // NULL when the item has no groups
+				item.Groups = []string{group.String}
+			}
+			roster.Items = append(roster.Items, item)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return storage.Roster{}, fmt.Errorf("sqlite: get roster: %w", err)
+	}
+	return roster, nil
+}
+
+// PutRosterItem replaces the item and its groups and increments the
+// roster's version, in one transaction.
+func (r *rosters) PutRosterItem(ctx context.Context, username string, item storage.RosterItem) (int64, error) {
+	var version int64
+	err := r.s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO roster_items (username, contact, contact_local, name, subscription, ask, approved)
+			 VALUES (?, ?, ?, ?, ?, ?, ?)
+			 ON CONFLICT (username, contact) DO UPDATE SET
+			   name = excluded.name, subscription = excluded.subscription,
+			   ask = excluded.ask, approved = excluded.approved`,
+			username, item.Contact, localpart(item.Contact), item.Name, int64(item.Subscription), item.Ask, item.Approved)
+		if err != nil {
+			return err
+		}
+		if err := deleteGroups(ctx, tx, username, item.Contact); err != nil {
+			return err
+		}
+		if len(item.Groups) > 0 {
+			// A repeated group keeps its first position.
+			stmt, err := tx.PrepareContext(ctx,
+				`INSERT INTO roster_groups (username, contact, name, pos) VALUES (?, ?, ?, ?)
+				 ON CONFLICT (username, contact, name) DO NOTHING`)
+			if err != nil {
+				return err
+			}
+			defer stmt.Close()
+			for i, g := range item.Groups {
+				if _, err := stmt.ExecContext(ctx, username, item.Contact, g, i); err != nil {
+					return fmt.Errorf("group %q: %w", g, err)
+				}
+			}
+		}
+		version, err = bumpRosterVersion(ctx, tx, username)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: put roster item: %w", err)
+	}
+	return version, nil
+}
+
+// DeleteRosterItem removes the item and its groups and increments the
+// roster's version, in one transaction.
+func (r *rosters) DeleteRosterItem(ctx context.Context, username, contact string) (int64, error) {
+	var version int64
+	err := r.s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`DELETE FROM roster_items WHERE username = ? AND contact = ?`, username, contact)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return storage.ErrNotFound
+		}
+		if err := deleteGroups(ctx, tx, username, contact); err != nil {
+			return err
+		}
+		version, err = bumpRosterVersion(ctx, tx, username)
+		return err
+	})
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return 0, fmt.Errorf("sqlite: delete roster item: %w", err)
+	}
+	return version, err
+}
+
+// GetPendingIn returns the pending requests ordered by contact.
+func (r *rosters) GetPendingIn(ctx context.Context, username string) ([]storage.PendingIn, error) {
+	rows, err := r.s.r.QueryContext(ctx,
+		`SELECT contact, stanza FROM pending_in WHERE username = ?
+		 ORDER BY contact COLLATE BINARY`, username)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get pending in: %w", err)
+	}
+	defer rows.Close()
+	var pending []storage.PendingIn
+	for rows.Next() {
+		var p storage.PendingIn
+		if err := rows.Scan(&p.Contact, &p.Stanza); err != nil {
+			return nil, fmt.Errorf("sqlite: get pending in: %w", err)
+		}
+		pending = append(pending, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: get pending in: %w", err)
+	}
+	return pending, nil
+}
+
+// PutPendingIn adds or replaces the request from p.Contact.
+func (r *rosters) PutPendingIn(ctx context.Context, username string, p storage.PendingIn) error {
+	err := r.s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO pending_in (username, contact, contact_local, stanza) VALUES (?, ?, ?, ?)
+			 ON CONFLICT (username, contact) DO UPDATE SET stanza = excluded.stanza`,
+			username, p.Contact, localpart(p.Contact), blob(p.Stanza))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: put pending in: %w", err)
+	}
+	return nil
+}
+
+// DeletePendingIn removes the request from contact.
+func (r *rosters) DeletePendingIn(ctx context.Context, username, contact string) error {
+	err := r.s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`DELETE FROM pending_in WHERE username = ? AND contact = ?`, username, contact)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return storage.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("sqlite: delete pending in: %w", err)
+	}
+	return err
+}
+
+// localpart returns the text of jid before its first '@', or "" if it has
+// none: the contact_local column.
+func localpart(jid string) string {
+	local, _, found := strings.Cut(jid, "@")
+	if !found {
+		return ""
+	}
+	return local
+}
+
+// deleteGroups removes the groups of one roster item inside tx.
+func deleteGroups(ctx context.Context, tx *sql.Tx, username, contact string) error {
+	_, err := tx.ExecContext(ctx,
+		`DELETE FROM roster_groups WHERE username = ? AND contact = ?`, username, contact)
+	return err
+}
+
+// bumpRosterVersion increments the roster version of username inside tx
+// (from 0 when it has none) and returns the new version.
+func bumpRosterVersion(ctx context.Context, tx *sql.Tx, username string) (int64, error) {
+	var version int64
+	err := tx.QueryRowContext(ctx,
+		`INSERT INTO roster_versions (username, version) VALUES (?, 1)
+		 ON CONFLICT (username) DO UPDATE SET version = version + 1
+		 RETURNING version`, username).Scan(&version)
+	return version, err
+}
