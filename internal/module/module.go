@@ -5,6 +5,7 @@ package module
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -90,6 +91,15 @@ type PresenceHandler func(ctx context.Context, st *stanza.Element, from, to jid.
 // the message (stored it), or the stanza.Error to bounce it with.
 type UndeliverableHandler func(ctx context.Context, st *stanza.Element, to jid.JID) error
 
+// ErrReplied is returned by an IQ handler that sent the reply itself,
+// because something must follow it (account removal closes the session
+// after its result); the mux then sends nothing.
+var ErrReplied = errors.New("module: handler replied")
+
+// AccountHook runs when a local account (its bare JID) is being removed,
+// before its data is deleted. It must not block on another session.
+type AccountHook func(ctx context.Context, account jid.JID)
+
 // SessionHook runs when a session is bound or ends. It must not block.
 type SessionHook func(ctx context.Context, s Session)
 
@@ -140,8 +150,17 @@ type Host interface {
 	HandlePresence(h PresenceHandler)
 	HandleUndeliverable(h UndeliverableHandler)
 	// AddStreamFeature adds an element to the stream features offered
-	// after authentication (e.g. roster versioning, RFC 6121 §2.6.1).
-	AddStreamFeature(f *stanza.Element)
+	// after authentication (e.g. roster versioning, RFC 6121 §2.6.1): f is
+	// called for each offer, after every module started, and must return
+	// an element it never changes afterwards.
+	AddStreamFeature(f func() *stanza.Element)
+
+	// OnAccountRemoved adds a hook run by RemoveAccount.
+	OnAccountRemoved(priority int, h AccountHook)
+	// RemoveAccount removes a local account: it runs the account-removed
+	// hooks (which cancel subscriptions and the like), deletes everything
+	// stored for it and closes its sessions with err.
+	RemoveAccount(ctx context.Context, account jid.JID, err *stanza.StreamError) error
 
 	// Sessions returns the bound sessions of the local account bare, and
 	// Session the one bound to a full JID (nil if none).

@@ -43,9 +43,10 @@ type Registry struct {
 	idle       IdleHook
 	idleAfter  time.Duration
 	ready      []prioritized[SessionHook]
+	removed    []prioritized[AccountHook]
 	presence   PresenceHandler
 	undeliv    UndeliverableHandler
-	streamFeat []*stanza.Element
+	streamFeat []func() *stanza.Element
 	infos      []Info
 	seq        int
 }
@@ -60,6 +61,7 @@ func (r *Registry) Seal() {
 	sortHooks(r.bound)
 	sortHooks(r.end)
 	sortHooks(r.ready)
+	sortHooks(r.removed)
 	for t := range r.features {
 		slices.Sort(r.features[t])
 	}
@@ -127,7 +129,13 @@ func (r *Registry) Presence() PresenceHandler { return r.presence }
 func (r *Registry) Undeliverable() UndeliverableHandler { return r.undeliv }
 
 // StreamFeatures returns the extra post-authentication stream features.
-func (r *Registry) StreamFeatures() []*stanza.Element { return r.streamFeat }
+func (r *Registry) StreamFeatures() []*stanza.Element {
+	out := make([]*stanza.Element, len(r.streamFeat))
+	for i, f := range r.streamFeat {
+		out[i] = f()
+	}
+	return out
+}
 
 // Router is what a Host needs from the router.
 type Router interface {
@@ -264,7 +272,7 @@ func (h *host) HandleUndeliverable(hd UndeliverableHandler) {
 	h.reg.undeliv = hd
 }
 
-func (h *host) AddStreamFeature(f *stanza.Element) {
+func (h *host) AddStreamFeature(f func() *stanza.Element) {
 	h.reg.mustOpen("stream feature")
 	if f == nil {
 		panic("module: " + h.name + ": nil stream feature")
@@ -275,3 +283,25 @@ func (h *host) AddStreamFeature(f *stanza.Element) {
 func (h *host) Sessions(bare jid.JID) []Session { return h.deps.Sessions.Resources(bare) }
 
 func (h *host) Session(full jid.JID) Session { return h.deps.Sessions.Get(full) }
+
+func (h *host) OnAccountRemoved(priority int, hk AccountHook) {
+	h.reg.mustOpen("OnAccountRemoved")
+	if hk == nil {
+		panic("module: nil OnAccountRemoved hook from " + h.name)
+	}
+	h.reg.seq++
+	h.reg.removed = append(h.reg.removed, prioritized[AccountHook]{priority, h.reg.seq, hk})
+}
+
+func (h *host) RemoveAccount(ctx context.Context, account jid.JID, err *stanza.StreamError) error {
+	for _, hk := range h.reg.removed {
+		hk.fn(ctx, account)
+	}
+	if derr := h.deps.Store.Users().DeleteUser(ctx, account.Local()); derr != nil {
+		return derr
+	}
+	for _, s := range h.deps.Sessions.Resources(account) {
+		s.Close(err)
+	}
+	return nil
+}

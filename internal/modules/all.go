@@ -8,7 +8,10 @@ import (
 	"github.com/mote-xmpp/mote/internal/modules/entitytime"
 	"github.com/mote-xmpp/mote/internal/modules/offline"
 	"github.com/mote-xmpp/mote/internal/modules/ping"
+	"github.com/mote-xmpp/mote/internal/modules/private"
+	"github.com/mote-xmpp/mote/internal/modules/register"
 	"github.com/mote-xmpp/mote/internal/modules/roster"
+	"github.com/mote-xmpp/mote/internal/modules/vcard"
 	"github.com/mote-xmpp/mote/internal/modules/version"
 )
 
@@ -22,5 +25,7 @@ func Builtin() []module.Module {
 		entitytime.New(),
 		roster.New(),
 		offline.New(),
+		register.New(),
+		vcard.New(), private.New(),
 	}
 }

@@ -149,6 +149,9 @@ func (r *Router) serverIQ(ctx context.Context, st *stanza.Element, t module.Targ
 		return
 	}
 	res, err := h.HandleIQ(ctx, st)
+	if errors.Is(err, module.ErrReplied) {
+		return
+	}
 	if err != nil {
 		var se stanza.Error
 		if !errors.As(err, &se) {

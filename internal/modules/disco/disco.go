@@ -4,6 +4,11 @@ package disco
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"sort"
+	"strings"
+	"sync"
 
 	"github.com/mote-xmpp/mote/internal/module"
 	"github.com/mote-xmpp/mote/jid"
@@ -16,9 +21,19 @@ const (
 	NSItems = "http://jabber.org/protocol/disco#items"
 )
 
-// Module answers disco#info and disco#items.
+// Entity capabilities (XEP-0115).
+const (
+	NSCaps   = "http://jabber.org/protocol/caps"
+	CapsNode = "https://github.com/mote-xmpp/mote"
+)
+
+// Module answers disco#info and disco#items, and announces the server's
+// entity capabilities in the stream features (XEP-0115 §6.3).
 type Module struct {
-	h module.Host
+	h        module.Host
+	capsOnce sync.Once
+	caps     *stanza.Element
+	capsVer  string
 }
 
 // New returns the disco module.
@@ -26,13 +41,16 @@ func New() *Module { return &Module{} }
 
 // Info implements module.Module.
 func (m *Module) Info() module.Info {
-	return module.Info{Name: "disco", XEPs: []module.XEP{{Number: 30, Version: "2.5.0", Status: "complete"}}}
+	return module.Info{Name: "disco", XEPs: []module.XEP{{Number: 30, Version: "2.5.0", Status: "complete"},
+		{Number: 115, Version: "1.6.0", Status: "complete"}}}
 }
 
 // Start implements module.Module.
 func (m *Module) Start(ctx context.Context, h module.Host) error {
 	m.h = h
 	h.AddIdentity("server", "im", "mote")
+	h.AddFeature(module.ToServer, NSCaps)
+	h.AddStreamFeature(func() *stanza.Element { m.initCaps(); return m.caps })
 	for _, t := range []module.Target{module.ToServer, module.ToAccount} {
 		h.AddFeature(t, NSInfo)
 		h.AddFeature(t, NSItems)
@@ -65,30 +83,71 @@ func target(iq *stanza.Element) (t module.Target, own bool) {
 // a query with a node gets item-not-found (§3.1).
 func (m *Module) info(ctx context.Context, iq *stanza.Element) (*stanza.Element, error) {
 	q := iq.FirstChild()
-	if q.Attr("node") != "" {
-		return nil, stanza.NewError(stanza.ItemNotFound, "")
-	}
 	t, own := target(iq)
+	if node := q.Attr("node"); node != "" {
+		// XEP-0115 §6.2: the server's caps node answers like the server.
+		m.initCaps()
+		if t != module.ToServer || node != CapsNode+"#"+m.capsVer {
+			return nil, stanza.NewError(stanza.ItemNotFound, "")
+		}
+		res := m.serverInfo()
+		res.SetAttr("node", node)
+		return res, nil
+	}
 	if t == module.ToAccount && !own {
 		return nil, stanza.NewError(stanza.ServiceUnavailable, "")
 	}
-	res := stanza.NewElement(NSInfo, "query")
 	if t == module.ToServer {
-		for _, id := range m.h.Identities() {
-			el := stanza.NewElement(NSInfo, "identity", "category", id.Category, "type", id.Type)
-			if id.Name != "" {
-				el.SetAttr("name", id.Name)
-			}
-			res.Append(el)
-		}
-	} else {
-		// §3.1: an account's bare JID is an account/registered entity.
-		res.Append(stanza.NewElement(NSInfo, "identity", "category", "account", "type", "registered"))
+		return m.serverInfo(), nil
 	}
+	res := stanza.NewElement(NSInfo, "query")
+	// §3.1: an account's bare JID is an account/registered entity.
+	res.Append(stanza.NewElement(NSInfo, "identity", "category", "account", "type", "registered"))
 	for _, f := range m.h.Features(t) {
 		res.Append(stanza.NewElement(NSInfo, "feature", "var", f))
 	}
 	return res, nil
+}
+
+// serverInfo is the server's disco#info.
+func (m *Module) serverInfo() *stanza.Element {
+	res := stanza.NewElement(NSInfo, "query")
+	for _, id := range m.h.Identities() {
+		el := stanza.NewElement(NSInfo, "identity", "category", id.Category, "type", id.Type)
+		if id.Name != "" {
+			el.SetAttr("name", id.Name)
+		}
+		res.Append(el)
+	}
+	for _, f := range m.h.Features(module.ToServer) {
+		res.Append(stanza.NewElement(NSInfo, "feature", "var", f))
+	}
+	return res
+}
+
+// initCaps computes the verification string once every module started
+// (XEP-0115 §5.1; no data forms, no xml:lang on identities).
+func (m *Module) initCaps() {
+	m.capsOnce.Do(func() {
+		ids := m.h.Identities()
+		keys := make([]string, len(ids))
+		for i, id := range ids {
+			keys[i] = id.Category + "/" + id.Type + "//" + id.Name
+		}
+		sort.Strings(keys)
+		feats := append([]string(nil), m.h.Features(module.ToServer)...)
+		sort.Strings(feats)
+		var b strings.Builder
+		for _, k := range keys {
+			b.WriteString(k + "<")
+		}
+		for _, f := range feats {
+			b.WriteString(f + "<")
+		}
+		sum := sha1.Sum([]byte(b.String()))
+		m.capsVer = base64.StdEncoding.EncodeToString(sum[:])
+		m.caps = stanza.NewElement(NSCaps, "c", "hash", "sha-1", "node", CapsNode, "ver", m.capsVer)
+	})
 }
 
 // items answers disco#items (XEP-0030 §4): no items yet.

@@ -339,3 +339,40 @@ func (m *Module) sessionEnd(ctx context.Context, s module.Session) {
 	s.SetLastPresence(nil)
 	m.broadcast(ctx, unavailable, s)
 }
+
+// accountRemoved cancels every subscription of an account being removed
+// (XEP-0077 §3.2), so that its contacts' rosters and presence reflect it;
+// storage then forgets the account.
+func (m *Module) accountRemoved(ctx context.Context, user jid.JID) {
+	a, err := m.lock(ctx, user)
+	if err != nil {
+		m.log.Error("loading roster", "account", user.String(), "err", err)
+		return
+	}
+	type cancel struct {
+		contact        jid.JID
+		unsub, unsubed bool
+	}
+	var cancels []cancel
+	for j, it := range a.items {
+		_, pin := a.pending[j]
+		cancels = append(cancels, cancel{j,
+			it.Subscription == storage.SubTo || it.Subscription == storage.SubBoth || it.Ask,
+			it.Subscription == storage.SubFrom || it.Subscription == storage.SubBoth || pin})
+	}
+	for j := range a.pending {
+		if a.items[j] == nil {
+			cancels = append(cancels, cancel{j, false, true})
+		}
+	}
+	m.unlock(user, a)
+	for _, c := range cancels {
+		if c.unsub {
+			m.toContact(ctx, user, c.contact, subscription.Unsubscribe)
+		}
+		if c.unsubed {
+			m.sendUnavailable(ctx, user, c.contact)
+			m.toContact(ctx, user, c.contact, subscription.Unsubscribed)
+		}
+	}
+}

@@ -95,11 +95,13 @@ func (m *Module) Start(ctx context.Context, h module.Host) error {
 	h.HandleIQ(module.ToAccount, stanza.TypeGet, NS, "query", module.IQHandlerFunc(m.get))
 	h.HandleIQ(module.ToAccount, stanza.TypeSet, NS, "query", module.IQHandlerFunc(m.set))
 	h.AddFeature(module.ToServer, NSVersioning)
-	h.AddStreamFeature(stanza.NewElement(NSVersioning, "ver"))
-	h.AddStreamFeature(stanza.NewElement(NSPreApproval, "sub"))
+	ver, sub := stanza.NewElement(NSVersioning, "ver"), stanza.NewElement(NSPreApproval, "sub")
+	h.AddStreamFeature(func() *stanza.Element { return ver })
+	h.AddStreamFeature(func() *stanza.Element { return sub })
 	h.HandlePresence(m.presence)
 	h.OnSessionBound(0, m.sessionBound)
 	h.OnSessionEnd(0, m.sessionEnd)
+	h.OnAccountRemoved(0, m.accountRemoved)
 	return nil
 }
 
