@@ -6,6 +6,7 @@ package module
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"log/slog"
 	"time"
 
@@ -96,6 +97,30 @@ type UndeliverableHandler func(ctx context.Context, st *stanza.Element, to jid.J
 // after its result); the mux then sends nothing.
 var ErrReplied = errors.New("module: handler replied")
 
+// ErrDrop is returned by a StanzaFilter to drop a stanza silently.
+var ErrDrop = errors.New("module: drop stanza")
+
+// StanzaFilter sees every stanza the router delivers between two
+// entities (from and to parsed, to not zero), before delivery. It returns
+// nil to let it through, ErrDrop to drop it silently, or a stanza.Error
+// to bounce it with. It runs on the hot path: memory only, no blocking.
+type StanzaFilter func(ctx context.Context, st *stanza.Element, from, to jid.JID) error
+
+// MessageHook runs after a message was delivered to a local account: to
+// is the session that got it when it was addressed to that full JID, nil
+// when it went to the bare JID (the available resources of the highest
+// non-negative priority got it). Hot path: memory only, no blocking.
+type MessageHook func(ctx context.Context, st *stanza.Element, account jid.JID, to Session)
+
+// SentHook runs for every message a client sends, before it is routed
+// (from is the sender's full JID). Hot path: memory only, no blocking.
+type SentHook func(ctx context.Context, st *stanza.Element, from jid.JID)
+
+// RegistrationHandler answers an In-Band Registration IQ (XEP-0077) sent
+// before authentication, from the address ip. It returns the result's
+// payload or a stanza.Error, like an IQHandler.
+type RegistrationHandler func(ctx context.Context, ip netip.Addr, iq *stanza.Element) (*stanza.Element, error)
+
 // AccountHook runs when a local account (its bare JID) is being removed,
 // before its data is deleted. It must not block on another session.
 type AccountHook func(ctx context.Context, account jid.JID)
@@ -154,6 +179,16 @@ type Host interface {
 	// called for each offer, after every module started, and must return
 	// an element it never changes afterwards.
 	AddStreamFeature(f func() *stanza.Element)
+
+	// AddFilter adds a stanza filter (blocking, XEP-0191).
+	AddFilter(f StanzaFilter)
+	// OnMessageDelivered and OnMessageSent add message hooks (carbons,
+	// XEP-0280).
+	OnMessageDelivered(h MessageHook)
+	OnMessageSent(h SentHook)
+	// HandleRegistration sets the handler of In-Band Registration before
+	// authentication; the stream features then offer it. At most one.
+	HandleRegistration(h RegistrationHandler)
 
 	// OnAccountRemoved adds a hook run by RemoveAccount.
 	OnAccountRemoved(priority int, h AccountHook)

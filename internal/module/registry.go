@@ -44,6 +44,10 @@ type Registry struct {
 	idleAfter  time.Duration
 	ready      []prioritized[SessionHook]
 	removed    []prioritized[AccountHook]
+	filters    []StanzaFilter
+	delivered  []MessageHook
+	sent       []SentHook
+	register   RegistrationHandler
 	presence   PresenceHandler
 	undeliv    UndeliverableHandler
 	streamFeat []func() *stanza.Element
@@ -121,6 +125,36 @@ func (r *Registry) Ready(ctx context.Context, s Session) {
 		h.fn(ctx, s)
 	}
 }
+
+// Filter runs the stanza filters; see StanzaFilter.
+func (r *Registry) Filter(ctx context.Context, st *stanza.Element, from, to jid.JID) error {
+	for _, f := range r.filters {
+		if err := f(ctx, st, from, to); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// HasFilters reports whether any filter is registered.
+func (r *Registry) HasFilters() bool { return len(r.filters) > 0 }
+
+// MessageDelivered runs the message-delivered hooks.
+func (r *Registry) MessageDelivered(ctx context.Context, st *stanza.Element, account jid.JID, to Session) {
+	for _, h := range r.delivered {
+		h(ctx, st, account, to)
+	}
+}
+
+// MessageSent runs the message-sent hooks.
+func (r *Registry) MessageSent(ctx context.Context, st *stanza.Element, from jid.JID) {
+	for _, h := range r.sent {
+		h(ctx, st, from)
+	}
+}
+
+// Registration returns the pre-authentication registration handler, or nil.
+func (r *Registry) Registration() RegistrationHandler { return r.register }
 
 // Presence returns the presence handler, or nil.
 func (r *Registry) Presence() PresenceHandler { return r.presence }
@@ -304,4 +338,36 @@ func (h *host) RemoveAccount(ctx context.Context, account jid.JID, err *stanza.S
 		s.Close(err)
 	}
 	return nil
+}
+
+func (h *host) AddFilter(f StanzaFilter) {
+	h.reg.mustOpen("AddFilter")
+	if f == nil {
+		panic("module: nil filter from " + h.name)
+	}
+	h.reg.filters = append(h.reg.filters, f)
+}
+
+func (h *host) OnMessageDelivered(hk MessageHook) {
+	h.reg.mustOpen("OnMessageDelivered")
+	if hk == nil {
+		panic("module: nil message hook from " + h.name)
+	}
+	h.reg.delivered = append(h.reg.delivered, hk)
+}
+
+func (h *host) OnMessageSent(hk SentHook) {
+	h.reg.mustOpen("OnMessageSent")
+	if hk == nil {
+		panic("module: nil sent hook from " + h.name)
+	}
+	h.reg.sent = append(h.reg.sent, hk)
+}
+
+func (h *host) HandleRegistration(hd RegistrationHandler) {
+	h.reg.mustOpen("HandleRegistration")
+	if hd == nil || h.reg.register != nil {
+		panic("module: " + h.name + ": nil or second registration handler")
+	}
+	h.reg.register = hd
 }

@@ -83,14 +83,32 @@ func parseTo(st *stanza.Element) (jid.JID, error) {
 // it with the stamped full JID of the sending session. Presence goes to the
 // presence module when one is enabled (RFC 6121 §3, §4).
 func (r *Router) RouteFrom(ctx context.Context, st *stanza.Element, from, to jid.JID) {
-	if h := r.mods.Presence(); h != nil && stanza.KindOf(st) == stanza.KindPresence {
-		h(ctx, st, from, to)
-		return
+	switch stanza.KindOf(st) {
+	case stanza.KindPresence:
+		if h := r.mods.Presence(); h != nil {
+			h(ctx, st, from, to)
+			return
+		}
+	case stanza.KindMessage:
+		r.mods.MessageSent(ctx, st, from)
 	}
 	r.route(ctx, st, from, to)
 }
 
 func (r *Router) route(ctx context.Context, st *stanza.Element, from, to jid.JID) {
+	if !to.IsZero() && r.mods.HasFilters() {
+		if err := r.mods.Filter(ctx, st, from, to); err != nil {
+			var se stanza.Error
+			switch {
+			case errors.Is(err, module.ErrDrop):
+			case errors.As(err, &se):
+				r.bounce(ctx, st, se)
+			default:
+				r.log.Error("stanza filter failed", "err", err)
+			}
+			return
+		}
+	}
 	kind := stanza.KindOf(st)
 	switch {
 	case to.IsZero():
@@ -197,7 +215,9 @@ func (r *Router) toBare(ctx context.Context, st *stanza.Element, to jid.JID) {
 		default:
 			if !r.deliverMessageToBare(st, to) {
 				r.undeliverable(ctx, st, to)
+				return
 			}
+			r.mods.MessageDelivered(ctx, st, to, nil)
 		}
 	case stanza.KindPresence:
 		if st.Attr("type") == stanza.TypeProbe {
@@ -238,6 +258,9 @@ func (r *Router) deliverMessageToBare(st *stanza.Element, to jid.JID) bool {
 // toFull applies RFC 6121 §8.5.3 for a full JID.
 func (r *Router) toFull(ctx context.Context, st *stanza.Element, to jid.JID) {
 	if s := r.sessions.Get(to); s != nil && s.Send(st) {
+		if stanza.KindOf(st) == stanza.KindMessage {
+			r.mods.MessageDelivered(ctx, st, to.Bare(), s)
+		}
 		return
 	}
 	// §8.5.3.2: no such resource, or one that is closing (a slow consumer
@@ -248,6 +271,7 @@ func (r *Router) toFull(ctx context.Context, st *stanza.Element, to jid.JID) {
 		case "", stanza.TypeNormal, stanza.TypeChat:
 			// §8.5.3.2.1: treat as addressed to the bare JID.
 			if r.deliverMessageToBare(st, to.Bare()) {
+				r.mods.MessageDelivered(ctx, st, to.Bare(), nil)
 				return
 			}
 			r.undeliverable(ctx, st, to.Bare())

@@ -42,6 +42,7 @@ type Session struct {
 	presence   atomic.Pointer[stanza.Element] // last available broadcast presence
 	interested atomic.Bool                    // requested the roster (§2.1.6)
 	announced  atomic.Bool                    // its initial presence was handled
+	carbons    atomic.Bool                    // Message Carbons enabled (XEP-0280)
 
 	mu       sync.Mutex
 	directed map[jid.JID]struct{} // guarded by mu; directed presence recipients (§4.6)
@@ -83,6 +84,13 @@ func (s *Session) Announce() (initial bool) { return !s.announced.Swap(true) }
 
 // Unannounce marks the session unavailable again for Announce.
 func (s *Session) Unannounce() { s.announced.Store(false) }
+
+// SetCarbons enables or disables Message Carbons (XEP-0280) for the
+// session; Carbons reports it.
+func (s *Session) SetCarbons(on bool) { s.carbons.Store(on) }
+
+// Carbons reports whether the session enabled Message Carbons.
+func (s *Session) Carbons() bool { return s.carbons.Load() }
 
 // SetInterested marks the session as an interested resource: it requested
 // the roster, so it receives roster pushes (RFC 6121 §2.1.6).
