@@ -6,8 +6,8 @@ package module
 import (
 	"context"
 	"errors"
-	"net/netip"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/mote-xmpp/mote/internal/config"
