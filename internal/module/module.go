@@ -180,8 +180,15 @@ type Host interface {
 	// an element it never changes afterwards.
 	AddStreamFeature(f func() *stanza.Element)
 
-	// AddFilter adds a stanza filter (blocking, XEP-0191).
+	// AddFilter adds a stanza filter (blocking, XEP-0191); Filter runs
+	// them for a stanza a module delivers itself instead of routing.
 	AddFilter(f StanzaFilter)
+	Filter(ctx context.Context, st *stanza.Element, from, to jid.JID) error
+	// ProvideSubscriptions sets the source of presence subscriptions (the
+	// roster module); Subscribed asks it whether contact receives user's
+	// presence (false when no module provides it).
+	ProvideSubscriptions(f func(ctx context.Context, user, contact jid.JID) bool)
+	Subscribed(ctx context.Context, user, contact jid.JID) bool
 	// OnMessageDelivered and OnMessageSent add message hooks (carbons,
 	// XEP-0280).
 	OnMessageDelivered(h MessageHook)

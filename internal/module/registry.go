@@ -48,6 +48,7 @@ type Registry struct {
 	delivered  []MessageHook
 	sent       []SentHook
 	register   RegistrationHandler
+	subscribed func(ctx context.Context, user, contact jid.JID) bool
 	presence   PresenceHandler
 	undeliv    UndeliverableHandler
 	streamFeat []func() *stanza.Element
@@ -370,4 +371,23 @@ func (h *host) HandleRegistration(hd RegistrationHandler) {
 		panic("module: " + h.name + ": nil or second registration handler")
 	}
 	h.reg.register = hd
+}
+
+func (h *host) Filter(ctx context.Context, st *stanza.Element, from, to jid.JID) error {
+	return h.reg.Filter(ctx, st, from, to)
+}
+
+func (h *host) ProvideSubscriptions(f func(ctx context.Context, user, contact jid.JID) bool) {
+	h.reg.mustOpen("ProvideSubscriptions")
+	if f == nil || h.reg.subscribed != nil {
+		panic("module: " + h.name + ": nil or second subscription source")
+	}
+	h.reg.subscribed = f
+}
+
+func (h *host) Subscribed(ctx context.Context, user, contact jid.JID) bool {
+	if h.reg.subscribed == nil {
+		return false
+	}
+	return h.reg.subscribed(ctx, user, contact)
 }

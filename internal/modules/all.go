@@ -4,6 +4,7 @@ package modules
 
 import (
 	"github.com/mote-xmpp/mote/internal/module"
+	"github.com/mote-xmpp/mote/internal/modules/blocking"
 	"github.com/mote-xmpp/mote/internal/modules/disco"
 	"github.com/mote-xmpp/mote/internal/modules/entitytime"
 	"github.com/mote-xmpp/mote/internal/modules/offline"
@@ -26,6 +27,8 @@ func Builtin() []module.Module {
 		roster.New(),
 		offline.New(),
 		register.New(),
-		vcard.New(), private.New(),
+		vcard.New(),
+		private.New(),
+		blocking.New(),
 	}
 }

@@ -118,7 +118,11 @@ func (m *Module) broadcast(ctx context.Context, st *stanza.Element, s module.Ses
 			if p := r.LastPresence(); p != nil && r.Available() && r != s {
 				cp := p.ShallowCopy()
 				cp.SetAttr("to", from.String())
-				s.Send(cp)
+				// Not routed, so filtered here: a contact that blocked the
+				// user does not answer its probe (XEP-0191).
+				if m.h.Filter(ctx, cp, r.JID(), from) == nil {
+					s.Send(cp)
+				}
 			}
 		}
 	}
@@ -199,6 +203,9 @@ func (m *Module) toContact(ctx context.Context, user, contact jid.JID, typ strin
 func (m *Module) inbound(ctx context.Context, st *stanza.Element, from, owner jid.JID, typ string) {
 	if !m.local(owner) {
 		return // no server-to-server: the stanza goes nowhere
+	}
+	if m.h.Filter(ctx, st, from, owner) != nil {
+		return // blocked (XEP-0191): presence is dropped without an answer
 	}
 	if _, err := m.users.GetUser(ctx, owner.Local()); err != nil {
 		if errors.Is(err, storage.ErrNotFound) && typ == stanza.TypeSubscribe {

@@ -102,6 +102,7 @@ func (m *Module) Start(ctx context.Context, h module.Host) error {
 	h.OnSessionBound(0, m.sessionBound)
 	h.OnSessionEnd(0, m.sessionEnd)
 	h.OnAccountRemoved(0, m.accountRemoved)
+	h.ProvideSubscriptions(m.receivesPresence)
 	return nil
 }
 
