@@ -201,6 +201,11 @@ func (c *Conn) features() []*stanza.Element {
 			}
 			fs = append(fs, cb)
 		}
+		if c.tlsConn != nil && c.srv.cfg.Modules.Registration() != nil {
+			// XEP-0077 §8; only over TLS (§11), where it is also answered
+			// (see registration).
+			fs = append(fs, stanza.NewElement(nsRegisterFeature, "register"))
+		}
 	default:
 		fs = append(fs,
 			stanza.NewElement(stanza.NSBind, "bind"),
@@ -216,6 +221,8 @@ func (c *Conn) features() []*stanza.Element {
 // negotiateFeatures handles top-level elements until the stream restarts
 // (restart true) or a resource is bound (restart false).
 func (c *Conn) negotiateFeatures() (restart bool, err error) {
+	// An account was registered in-band on this stream (register.go).
+	registered := false
 	for {
 		ev, err := c.next()
 		if err != nil {
@@ -235,6 +242,13 @@ func (c *Conn) negotiateFeatures() (restart bool, err error) {
 			}
 		case stanza.KindOf(el) != stanza.KindNone && el.Space == stanza.NSClient:
 			if !c.authenticated {
+				if h := c.registration(el); h != nil {
+					// XEP-0077 §3.1.1: registration, then authentication.
+					if err := c.register(h, el, &registered); err != nil {
+						return false, err
+					}
+					continue
+				}
 				// §4.9.3.12: stanzas before authentication.
 				return false, &stanza.StreamError{Condition: stanza.StreamNotAuthorized, Text: "authenticate first"}
 			}

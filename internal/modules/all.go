@@ -5,6 +5,7 @@ package modules
 import (
 	"github.com/mote-xmpp/mote/internal/module"
 	"github.com/mote-xmpp/mote/internal/modules/blocking"
+	"github.com/mote-xmpp/mote/internal/modules/carbons"
 	"github.com/mote-xmpp/mote/internal/modules/disco"
 	"github.com/mote-xmpp/mote/internal/modules/entitytime"
 	"github.com/mote-xmpp/mote/internal/modules/offline"
@@ -30,5 +31,6 @@ func Builtin() []module.Module {
 		vcard.New(),
 		private.New(),
 		blocking.New(),
+		carbons.New(),
 	}
 }

@@ -1,15 +1,20 @@
 // Package register implements In-Band Registration (XEP-0077) for the
 // accounts of this server: a logged-in user changes its password or
-// removes its account.
+// removes its account, and, when the configuration allows it, a client
+// registers a new account before authenticating (off by default).
 package register
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/netip"
+	"time"
 
 	"github.com/mote-xmpp/mote/internal/accounts"
 	"github.com/mote-xmpp/mote/internal/auth"
 	"github.com/mote-xmpp/mote/internal/module"
+	"github.com/mote-xmpp/mote/internal/storage"
 	"github.com/mote-xmpp/mote/jid"
 	"github.com/mote-xmpp/mote/stanza"
 )
@@ -17,27 +22,57 @@ import (
 // NS is the XEP-0077 namespace.
 const NS = "jabber:iq:register"
 
-// Module is the registration module.
-type Module struct {
-	h module.Host
+// Config is the module's section, modules.register.
+type Config struct {
+	// AllowRegistration lets anyone create an account in-band, over TLS,
+	// before authenticating (XEP-0077 §3.1.1). Off by default: the
+	// deployment of in-band registration is a policy matter (§11).
+	AllowRegistration bool `yaml:"allow_registration"`
+	// RegistrationsPerIP accounts may be created from one address (an
+	// IPv6 /64) per RegistrationWindow; 0 disables the limit.
+	RegistrationsPerIP int           `yaml:"registrations_per_ip"`
+	RegistrationWindow time.Duration `yaml:"registration_window"`
 }
 
-// New returns the module.
-func New() *Module { return &Module{} }
+// Module is the registration module.
+type Module struct {
+	cfg     Config
+	h       module.Host
+	limiter *limiter
+	now     func() time.Time
+}
+
+// New returns the module with its defaults.
+func New() *Module {
+	return &Module{cfg: Config{RegistrationsPerIP: 3, RegistrationWindow: time.Hour}, now: time.Now}
+}
 
 // Info implements module.Module.
 func (m *Module) Info() module.Info {
 	return module.Info{Name: "register", Requires: []string{"disco", "roster"},
-		XEPs: []module.XEP{{Number: 77, Version: "2.4", Status: "partial: password change and account removal; no registration of new accounts in-band"}}}
+		XEPs: []module.XEP{{Number: 77, Version: "2.4", Status: "complete"}}}
 }
 
 // Start implements module.Module.
 func (m *Module) Start(_ context.Context, h module.Host) error {
+	if err := h.Config(&m.cfg); err != nil {
+		return err
+	}
+	if m.cfg.RegistrationsPerIP < 0 {
+		return fmt.Errorf("config: modules.register.registrations_per_ip must not be negative")
+	}
+	if m.cfg.RegistrationsPerIP > 0 && m.cfg.RegistrationWindow <= 0 {
+		return fmt.Errorf("config: modules.register.registration_window must be positive")
+	}
 	m.h = h
 	h.AddFeature(module.ToServer, NS)
 	for _, t := range []module.Target{module.ToServer, module.ToAccount} {
 		h.HandleIQ(t, stanza.TypeGet, NS, "query", module.IQHandlerFunc(m.get))
 		h.HandleIQ(t, stanza.TypeSet, NS, "query", module.IQHandlerFunc(m.set))
+	}
+	if m.cfg.AllowRegistration {
+		m.limiter = newLimiter(m.cfg.RegistrationsPerIP, m.cfg.RegistrationWindow)
+		h.HandleRegistration(m.register)
 	}
 	return nil
 }
@@ -130,4 +165,92 @@ func (m *Module) remove(ctx context.Context, iq *stanza.Element, from jid.JID) e
 		m.h.Logger().Error("removing account", "account", from.Bare().String(), "err", err)
 	}
 	return module.ErrReplied
+}
+
+// instructions is the text of the registration form.
+const instructions = "Choose a username and a password for your new account."
+
+// register answers a registration request sent before authentication
+// (XEP-0077 §3.1, §3.1.1); c2s passes only a get or set whose single
+// child is the query, over TLS, with no 'from'.
+//
+// Errors: a missing or empty username or password is not-acceptable
+// (§3.1: the server MUST return not-acceptable when the requester does
+// not provide all the information, an empty password included); a taken
+// username is conflict (§3.1); a username that is not a valid localpart
+// is jid-malformed (RFC 6120 §8.3.3.8: an address, or a part of one,
+// that violates RFC 7622; XEP-0077 names no condition for it); a password
+// that cannot be prepared is not-acceptable, like one not provided; over
+// the per-address limit is resource-constraint, type wait (RFC 6120
+// §8.3.3.18), which tells the client to retry later (§3.1.1 lets a
+// server refuse too many registrations "depending on local service
+// provisioning" and suggests not-acceptable, which a client cannot tell
+// from a bad form); <remove/> is unexpected-request (§3.2 table: the
+// requester of an IM server "is not registered with the server"). Errors
+// never carry the submitted query back, so never the password.
+//
+// Note that conflict tells anyone whether a username exists; that is
+// inherent in §3.1 and one reason the feature is off by default.
+func (m *Module) register(ctx context.Context, ip netip.Addr, iq *stanza.Element) (*stanza.Element, error) {
+	q := iq.FirstChild()
+	if iq.Attr("type") == stanza.TypeGet {
+		// §3.1: the required fields.
+		return stanza.NewElement(NS, "query").Append(
+			stanza.NewElement(NS, "instructions").AppendText(instructions),
+			stanza.NewElement(NS, "username"),
+			stanza.NewElement(NS, "password")), nil
+	}
+	var remove bool
+	var username, password string
+	for _, c := range q.ChildElements() {
+		switch {
+		case c.Space == NS && c.Local == "remove":
+			remove = true
+		case c.Space == NS && c.Local == "username":
+			username = c.Text()
+		case c.Space == NS && c.Local == "password":
+			password = c.Text()
+		}
+	}
+	q.Children = nil
+	if remove {
+		return nil, stanza.NewError(stanza.UnexpectedRequest, "authenticate to cancel a registration")
+	}
+	if username == "" || password == "" {
+		return nil, stanza.NewError(stanza.NotAcceptable, "a username and a password are required")
+	}
+	name, err := accounts.Normalize(username)
+	if err != nil {
+		return nil, stanza.NewError(stanza.JIDMalformed, "the username is not a valid localpart")
+	}
+	now := m.now()
+	if !m.limiter.take(ip, now) {
+		return nil, stanza.NewError(stanza.ResourceConstraint, "too many registrations from this address; try again later")
+	}
+	created := false
+	defer func() {
+		if !created {
+			m.limiter.refund(ip, now)
+		}
+	}()
+	users := m.h.Storage().Users()
+	// A taken name costs no key derivation.
+	switch _, err := users.GetUser(ctx, name); {
+	case err == nil:
+		return nil, stanza.NewError(stanza.Conflict, "the username is taken")
+	case !errors.Is(err, storage.ErrNotFound):
+		return nil, err
+	}
+	if _, err := accounts.Add(ctx, users, name, password); err != nil {
+		switch {
+		case errors.Is(err, accounts.ErrExists):
+			return nil, stanza.NewError(stanza.Conflict, "the username is taken")
+		case errors.Is(err, auth.ErrInvalidPassword), errors.Is(err, accounts.ErrEmptyPassword):
+			return nil, stanza.NewError(stanza.NotAcceptable, "the password cannot be used: "+err.Error())
+		}
+		return nil, err
+	}
+	created = true
+	m.h.Logger().Info("account registered in-band", "account", name, "ip", ip.String())
+	return nil, nil
 }

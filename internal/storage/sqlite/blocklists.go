@@ -17,7 +17,7 @@ var _ storage.Blocklists = (*blocklists)(nil)
 
 // GetBlocklist returns the blocked JIDs in ascending byte order.
 func (b *blocklists) GetBlocklist(ctx context.Context, username string) ([]string, error) {
-	rows, err := b.s.r.QueryContext(ctx,
+	rows, err := b.s.query(ctx, nil,
 		`SELECT jid FROM blocklist WHERE username = ? ORDER BY jid COLLATE BINARY`, username)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get blocklist: %w", err)

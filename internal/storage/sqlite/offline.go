@@ -45,7 +45,7 @@ func (o *offline) StoreOffline(ctx context.Context, username string, stamp time.
 
 // GetOffline returns the account's messages in ID order.
 func (o *offline) GetOffline(ctx context.Context, username string) ([]storage.OfflineMessage, error) {
-	rows, err := o.s.r.QueryContext(ctx,
+	rows, err := o.s.query(ctx, nil,
 		`SELECT id, stamp, stanza FROM offline WHERE username = ? ORDER BY id`, username)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get offline: %w", err)

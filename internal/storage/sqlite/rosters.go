@@ -18,49 +18,52 @@ type rosters struct {
 
 var _ storage.Rosters = (*rosters)(nil)
 
-// GetRoster reads the version and the items in one reader transaction, so
-// the version matches the items.
+// getRosterSQL reads the version (the row with k = 0, absent when the
+// roster never changed) and the items with their groups in one statement,
+// hence from one snapshot, and a login pays for one prepared query.
+const getRosterSQL = `
+	SELECT 0 AS k, version AS ver, '' AS contact, '' AS name, 0 AS sub, 0 AS ask, 0 AS approved, NULL AS grp, 0 AS pos
+	FROM roster_versions WHERE username = ?1
+	UNION ALL
+	SELECT 1, 0, i.contact, i.name, i.subscription, i.ask, i.approved, g.name, coalesce(g.pos, 0)
+	FROM roster_items i LEFT JOIN roster_groups g ON g.username = i.username AND g.contact = i.contact
+	WHERE i.username = ?1
+	ORDER BY k, contact, pos`
+
+// GetRoster reads the version and the items in one statement, so the
+// version matches the items.
 func (r *rosters) GetRoster(ctx context.Context, username string) (storage.Roster, error) {
 	var roster storage.Roster
-	err := r.s.read(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx,
-			`SELECT version FROM roster_versions WHERE username = ?`, username).Scan(&roster.Version)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx,
-			`SELECT i.contact, i.name, i.subscription, i.ask, i.approved, g.name
-			 FROM roster_items i LEFT JOIN roster_groups g
-			   ON g.username = i.username AND g.contact = i.contact
-			 WHERE i.username = ?
-			 ORDER BY i.contact COLLATE BINARY, g.pos`, username)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				item  storage.RosterItem
-				sub   int64
-				group sql.NullString
-			)
-			if err := rows.Scan(&item.Contact, &item.Name, &sub, &item.Ask, &item.Approved, &group); err != nil {
-				return err
-			}
-			item.Subscription = storage.Subscription(sub)
-			if n := len(roster.Items); n > 0 && roster.Items[n-1].Contact == item.Contact {
-				// Another group of the previous item.
-				roster.Items[n-1].Groups = append(roster.Items[n-1].Groups, group.String)
-				continue
-			}
-			if group.Valid { // NULL when the item has no groups
-				item.Groups = []string{group.String}
-			}
-			roster.Items = append(roster.Items, item)
-		}
-		return rows.Err()
-	})
+	rows, err := r.s.query(ctx, nil, getRosterSQL, username)
 	if err != nil {
+		return storage.Roster{}, fmt.Errorf("sqlite: get roster: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			k, ver, sub, pos int64
+			item             storage.RosterItem
+			group            sql.NullString
+		)
+		if err := rows.Scan(&k, &ver, &item.Contact, &item.Name, &sub, &item.Ask, &item.Approved, &group, &pos); err != nil {
+			return storage.Roster{}, fmt.Errorf("sqlite: get roster: %w", err)
+		}
+		if k == 0 {
+			roster.Version = ver
+			continue
+		}
+		item.Subscription = storage.Subscription(sub)
+		if n := len(roster.Items); n > 0 && roster.Items[n-1].Contact == item.Contact {
+			// Another group of the previous item.
+			roster.Items[n-1].Groups = append(roster.Items[n-1].Groups, group.String)
+			continue
+		}
+		if group.Valid { // NULL when the item has no groups
+			item.Groups = []string{group.String}
+		}
+		roster.Items = append(roster.Items, item)
+	}
+	if err := rows.Err(); err != nil {
 		return storage.Roster{}, fmt.Errorf("sqlite: get roster: %w", err)
 	}
 	return roster, nil
@@ -139,7 +142,7 @@ func (r *rosters) DeleteRosterItem(ctx context.Context, username, contact string
 
 // GetPendingIn returns the pending requests ordered by contact.
 func (r *rosters) GetPendingIn(ctx context.Context, username string) ([]storage.PendingIn, error) {
-	rows, err := r.s.r.QueryContext(ctx,
+	rows, err := r.s.query(ctx, nil,
 		`SELECT contact, stanza FROM pending_in WHERE username = ?
 		 ORDER BY contact COLLATE BINARY`, username)
 	if err != nil {

@@ -30,6 +30,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -80,6 +81,10 @@ type Store struct {
 	blocklists blocklists
 	// getUser is the prepared login query (see getUserSQL).
 	getUser *sql.Stmt
+	// stmts caches prepared reader statements by their SQL text: parsing
+	// is a large part of a small query's cost, and a login runs several
+	// (roster, pending requests, blocklist).
+	stmts sync.Map // string → *sql.Stmt
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -215,7 +220,41 @@ func (s *Store) Blocklists() storage.Blocklists { return &s.blocklists }
 // Close closes both connection pools. The WAL is checkpointed by SQLite when
 // the last connection to the file closes.
 func (s *Store) Close() error {
-	return errors.Join(s.getUser.Close(), s.r.Close(), s.w.Close())
+	errs := []error{s.getUser.Close()}
+	s.stmts.Range(func(_, v any) bool {
+		errs = append(errs, v.(*sql.Stmt).Close())
+		return true
+	})
+	return errors.Join(append(errs, s.r.Close(), s.w.Close())...)
+}
+
+// prepared returns the reader pool's prepared statement for query,
+// preparing it on first use.
+func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.r.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// query runs a prepared reader query, in tx when it is not nil.
+func (s *Store) query(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if tx != nil {
+		st = tx.StmtContext(ctx, st)
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 // write runs fn in a writer transaction (BEGIN IMMEDIATE) and commits it if
