@@ -86,8 +86,8 @@ func (s *Session) Announce() (initial bool) { return !s.announced.Swap(true) }
 func (s *Session) Unannounce() { s.announced.Store(false) }
 
 // SetCarbons enables or disables Message Carbons (XEP-0280) for the
-// session; Carbons reports it.
-func (s *Session) SetCarbons(on bool) { s.carbons.Store(on) }
+// session and reports whether they were enabled before.
+func (s *Session) SetCarbons(on bool) (was bool) { return s.carbons.Swap(on) }
 
 // Carbons reports whether the session enabled Message Carbons.
 func (s *Session) Carbons() bool { return s.carbons.Load() }

@@ -149,6 +149,10 @@ type Rosters interface {
 	// DeletePendingIn removes the request from contact; ErrNotFound if
 	// there is none.
 	DeletePendingIn(ctx context.Context, username, contact string) error
+	// PendingUsers returns the accounts that have pending requests, in
+	// ascending byte order (the server remembers them, so that a login
+	// without any reads nothing).
+	PendingUsers(ctx context.Context) ([]string, error)
 }
 
 // OfflineMessage is a message stored for an account with no available
@@ -171,6 +175,9 @@ type Offline interface {
 	DeleteOffline(ctx context.Context, username string, upTo int64) error
 	// CountOffline returns how many messages are stored.
 	CountOffline(ctx context.Context, username string) (int, error)
+	// OfflineUsers returns the accounts that have stored messages, in
+	// ascending byte order.
+	OfflineUsers(ctx context.Context) ([]string, error)
 }
 
 // Documents stores small XML documents per account under a key: the
@@ -194,6 +201,9 @@ type Blocklists interface {
 	// Unblock removes the JIDs (absent ones are no error); nil or empty
 	// jids removes all.
 	Unblock(ctx context.Context, username string, jids []string) error
+	// AllBlocklists returns every non-empty blocklist by username (the
+	// server keeps them all in memory: blocking is checked on every stanza).
+	AllBlocklists(ctx context.Context) (map[string][]string, error)
 }
 
 // Store is one opened backend.

@@ -2,10 +2,10 @@
 // blocks communication with JIDs; the server then delivers nothing from
 // them and refuses to route anything to them.
 //
-// Blocklists of accounts with a bound session are held in memory, so the
-// filter the router runs on every stanza reads no storage; a message for
-// an account that is offline (and would be stored) is checked against
-// storage, which that path touches anyway.
+// Every blocklist is held in memory, loaded at start: the filter the
+// router runs on every stanza reads one atomic pointer and, when anyone
+// blocks anything, a map; it takes no lock and reads no storage. The map
+// is copied on every change (block, unblock), which is rare.
 package blocking
 
 import (
@@ -38,19 +38,18 @@ type Module struct {
 	domain string
 	nextID atomic.Uint64
 
-	mu    sync.RWMutex
-	lists map[jid.JID]*list // guarded by mu; accounts with a bound session
+	lists atomic.Pointer[map[string]blockset] // by username; never mutated, replaced
+	wmu   sync.Mutex                          // serialises replacing lists
+
+	imu        sync.Mutex
+	interested map[module.Session]struct{} // guarded by imu; sessions that requested the blocklist
 }
 
-type list struct {
-	refs       int                         // bound sessions; guarded by Module.mu
-	mu         sync.RWMutex                // guards the fields below
-	jids       map[string]struct{}         // blocked JIDs, normalised
-	interested map[module.Session]struct{} // sessions that requested the blocklist
-}
+// blockset is one account's blocked JIDs, normalised.
+type blockset map[string]struct{}
 
 // New returns the module.
-func New() *Module { return &Module{lists: make(map[jid.JID]*list)} }
+func New() *Module { return &Module{interested: make(map[module.Session]struct{})} }
 
 // Info implements module.Module.
 func (m *Module) Info() module.Info {
@@ -59,15 +58,32 @@ func (m *Module) Info() module.Info {
 }
 
 // Start implements module.Module.
-func (m *Module) Start(_ context.Context, h module.Host) error {
+func (m *Module) Start(ctx context.Context, h module.Host) error {
 	m.h, m.store, m.domain = h, h.Storage().Blocklists(), h.Domain().Domain()
+	all, err := m.store.AllBlocklists(ctx)
+	if err != nil {
+		return err
+	}
+	lists := make(map[string]blockset, len(all))
+	for user, jids := range all {
+		set := make(blockset, len(jids))
+		for _, j := range jids {
+			set[j] = struct{}{}
+		}
+		lists[user] = set
+	}
+	m.lists.Store(&lists)
 	h.AddFeature(module.ToServer, NS)
 	h.AddFeature(module.ToAccount, NS)
 	h.HandleIQ(module.ToAccount, stanza.TypeGet, NS, "blocklist", module.IQHandlerFunc(m.get))
 	h.HandleIQ(module.ToAccount, stanza.TypeSet, NS, "block", module.IQHandlerFunc(m.block))
 	h.HandleIQ(module.ToAccount, stanza.TypeSet, NS, "unblock", module.IQHandlerFunc(m.unblock))
-	h.OnSessionBound(-10, m.sessionBound) // before presence: the list is in force from the start
-	h.OnSessionEnd(10, m.sessionEnd)
+	h.OnSessionEnd(10, func(_ context.Context, s module.Session) {
+		m.imu.Lock()
+		delete(m.interested, s)
+		m.imu.Unlock()
+	})
+	h.OnAccountRemoved(10, func(_ context.Context, account jid.JID) { m.update(account.Local(), nil) })
 	h.AddFilter(m.filter)
 	return nil
 }
@@ -75,51 +91,43 @@ func (m *Module) Start(_ context.Context, h module.Host) error {
 // Stop implements module.Module.
 func (m *Module) Stop(context.Context) error { return nil }
 
-func (m *Module) sessionBound(ctx context.Context, s module.Session) {
-	bare := s.JID().Bare()
-	m.mu.Lock()
-	l := m.lists[bare]
-	if l != nil {
-		l.refs++
-		m.mu.Unlock()
-		return
+// refresh reloads user's blocklist from storage into memory; storage is
+// the truth, and reading it under wmu orders concurrent changes.
+func (m *Module) refresh(ctx context.Context, user string) error {
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
+	jids, err := m.store.GetBlocklist(ctx, user)
+	if err != nil {
+		return err
 	}
-	l = &list{refs: 1, jids: map[string]struct{}{}, interested: map[module.Session]struct{}{}}
-	m.lists[bare] = l
-	// Loaded under l.mu, taken before the list is visible unlocked, so that
-	// the filter never sees it half loaded.
-	l.mu.Lock()
-	m.mu.Unlock()
-	if jids, err := m.store.GetBlocklist(ctx, bare.Local()); err != nil {
-		m.h.Logger().Error("loading blocklist", "account", bare.String(), "err", err)
+	set := make(blockset, len(jids))
+	for _, j := range jids {
+		set[j] = struct{}{}
+	}
+	m.replace(user, set)
+	return nil
+}
+
+// update replaces user's blockset (nil or empty: none).
+func (m *Module) update(user string, set blockset) {
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
+	m.replace(user, set)
+}
+
+// replace swaps in a copy of the map with user's new set; wmu is held.
+func (m *Module) replace(user string, set blockset) {
+	old := *m.lists.Load()
+	next := make(map[string]blockset, len(old)+1)
+	for u, s := range old {
+		next[u] = s
+	}
+	if len(set) == 0 {
+		delete(next, user)
 	} else {
-		for _, j := range jids {
-			l.jids[j] = struct{}{}
-		}
+		next[user] = set
 	}
-	l.mu.Unlock()
-}
-
-func (m *Module) sessionEnd(_ context.Context, s module.Session) {
-	bare := s.JID().Bare()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	l := m.lists[bare]
-	if l == nil {
-		return
-	}
-	l.mu.Lock()
-	delete(l.interested, s)
-	l.mu.Unlock()
-	if l.refs--; l.refs == 0 {
-		delete(m.lists, bare)
-	}
-}
-
-func (m *Module) list(bare jid.JID) *list {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.lists[bare]
+	m.lists.Store(&next)
 }
 
 // matches reports whether j is blocked by a list holding jids, in the
@@ -145,50 +153,28 @@ func matches(jids map[string]struct{}, j jid.JID) bool {
 	return ok
 }
 
-func (l *list) blocks(j jid.JID) bool {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return matches(l.jids, j)
-}
-
 // filter is the router's stanza filter (XEP-0191 §3.3, §3.4).
-func (m *Module) filter(ctx context.Context, st *stanza.Element, from, to jid.JID) error {
+func (m *Module) filter(_ context.Context, st *stanza.Element, from, to jid.JID) error {
+	lists := *m.lists.Load()
+	if len(lists) == 0 {
+		return nil // nobody blocks anything: the common case, free
+	}
 	if st.Attr("type") == stanza.TypeError || from.Bare() == to.Bare() {
 		// Errors are answers, and one's own resources are never blocked.
 		return nil
 	}
 	kind := stanza.KindOf(st)
 	// Outbound: the sender blocked the recipient.
-	if from.Local() != "" && from.Domain() == m.domain {
-		if l := m.list(from.Bare()); l != nil && l.blocks(to) {
-			if kind == stanza.KindPresence {
-				return module.ErrDrop
-			}
-			e := stanza.NewError(stanza.NotAcceptable, "")
-			e.Extra = stanza.NewElement(NSErrors, "blocked")
-			return e
+	if from.Local() != "" && from.Domain() == m.domain && matches(lists[from.Local()], to) {
+		if kind == stanza.KindPresence {
+			return module.ErrDrop
 		}
+		e := stanza.NewError(stanza.NotAcceptable, "")
+		e.Extra = stanza.NewElement(NSErrors, "blocked")
+		return e
 	}
 	// Inbound: the recipient blocked the sender.
-	if to.Local() == "" || to.Domain() != m.domain {
-		return nil
-	}
-	blocked := false
-	if l := m.list(to.Bare()); l != nil {
-		blocked = l.blocks(from)
-	} else if kind == stanza.KindMessage {
-		// Offline: the message would be stored, so storage is read anyway.
-		jids, err := m.store.GetBlocklist(ctx, to.Local())
-		if err != nil {
-			return err
-		}
-		set := make(map[string]struct{}, len(jids))
-		for _, j := range jids {
-			set[j] = struct{}{}
-		}
-		blocked = matches(set, from)
-	}
-	if !blocked {
+	if to.Local() == "" || to.Domain() != m.domain || !matches(lists[to.Local()], from) {
 		return nil
 	}
 	switch kind {
@@ -226,12 +212,10 @@ func (m *Module) get(ctx context.Context, iq *stanza.Element) (*stanza.Element, 
 	if err != nil {
 		return nil, err
 	}
-	if l := m.list(from.Bare()); l != nil {
-		if s := m.h.Session(from); s != nil {
-			l.mu.Lock()
-			l.interested[s] = struct{}{}
-			l.mu.Unlock()
-		}
+	if s := m.h.Session(from); s != nil {
+		m.imu.Lock()
+		m.interested[s] = struct{}{}
+		m.imu.Unlock()
 	}
 	res := stanza.NewElement(NS, "blocklist")
 	for _, j := range jids {
@@ -301,12 +285,8 @@ func (m *Module) block(ctx context.Context, iq *stanza.Element) (*stanza.Element
 			}
 		}
 	}
-	if l := m.list(user); l != nil {
-		l.mu.Lock()
-		for _, j := range js {
-			l.jids[j.String()] = struct{}{}
-		}
-		l.mu.Unlock()
+	if err := m.refresh(ctx, user.Local()); err != nil {
+		return nil, err
 	}
 	m.push(user, "block", js)
 	return nil, nil
@@ -338,22 +318,16 @@ func (m *Module) unblock(ctx context.Context, iq *stanza.Element) (*stanza.Eleme
 		if err != nil {
 			return nil, err
 		}
-		if l := m.list(user); l != nil {
-			l.mu.Lock()
-			clear(l.jids)
-			l.mu.Unlock()
+		if err := m.refresh(ctx, user.Local()); err != nil {
+			return nil, err
 		}
 		m.push(user, "unblock", nil)
 	} else {
 		if err := m.store.Unblock(ctx, user.Local(), strs(js)); err != nil {
 			return nil, err
 		}
-		if l := m.list(user); l != nil {
-			l.mu.Lock()
-			for _, j := range js {
-				delete(l.jids, j.String())
-			}
-			l.mu.Unlock()
+		if err := m.refresh(ctx, user.Local()); err != nil {
+			return nil, err
 		}
 		m.push(user, "unblock", js)
 	}
@@ -374,16 +348,14 @@ func (m *Module) unblock(ctx context.Context, iq *stanza.Element) (*stanza.Eleme
 
 // push tells the sessions that requested the blocklist (§3.3).
 func (m *Module) push(user jid.JID, cmd string, js []jid.JID) {
-	l := m.list(user)
-	if l == nil {
-		return
+	var targets []module.Session
+	m.imu.Lock()
+	for s := range m.interested {
+		if s.JID().Bare() == user {
+			targets = append(targets, s)
+		}
 	}
-	l.mu.RLock()
-	targets := make([]module.Session, 0, len(l.interested))
-	for s := range l.interested {
-		targets = append(targets, s)
-	}
-	l.mu.RUnlock()
+	m.imu.Unlock()
 	for _, s := range targets {
 		el := stanza.NewElement(NS, cmd)
 		for _, j := range js {

@@ -6,6 +6,7 @@ package carbons
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/mote-xmpp/mote/internal/module"
 	"github.com/mote-xmpp/mote/jid"
@@ -32,7 +33,8 @@ var imPayloads = [...]string{
 
 // Module is the carbons module.
 type Module struct {
-	h module.Host
+	h       module.Host
+	enabled atomic.Int64 // sessions with carbons enabled, server-wide
 }
 
 // New returns the carbons module.
@@ -55,6 +57,11 @@ func (m *Module) Start(_ context.Context, h module.Host) error {
 	h.HandleIQ(module.ToAccount, stanza.TypeSet, NS, "disable", m.toggle(false))
 	h.OnMessageSent(m.sent)
 	h.OnMessageDelivered(m.delivered)
+	h.OnSessionEnd(0, func(_ context.Context, s module.Session) {
+		if s.SetCarbons(false) {
+			m.enabled.Add(-1)
+		}
+	})
 	return nil
 }
 
@@ -79,7 +86,13 @@ func (m *Module) toggle(on bool) module.IQHandler {
 		if s == nil {
 			return nil, stanza.NewError(stanza.NotAllowed, "")
 		}
-		s.SetCarbons(on)
+		if was := s.SetCarbons(on); was != on {
+			if on {
+				m.enabled.Add(1)
+			} else {
+				m.enabled.Add(-1)
+			}
+		}
 		return nil, nil
 	})
 }
@@ -88,6 +101,9 @@ func (m *Module) toggle(on bool) module.IQHandler {
 // carbons-enabled resources of its account, whether or not the sender
 // enabled carbons itself (§8).
 func (m *Module) sent(_ context.Context, st *stanza.Element, from jid.JID) {
+	if m.enabled.Load() == 0 {
+		return // nobody on the server wants carbons: the common case, free
+	}
 	account := from.Bare()
 	sessions := m.h.Sessions(account)
 	if !anyCarbons(sessions, nil, from) {
@@ -117,6 +133,9 @@ func (m *Module) sent(_ context.Context, st *stanza.Element, from jid.JID) {
 // account sent to itself is copied here only, once per resource, and not
 // back to the sending resource (§8).
 func (m *Module) delivered(_ context.Context, st *stanza.Element, account jid.JID, to module.Session) {
+	if m.enabled.Load() == 0 {
+		return
+	}
 	sessions := m.h.Sessions(account)
 	var sender jid.JID
 	if f, err := jid.Parse(st.Attr("from")); err == nil && f.Bare() == account {

@@ -6,6 +6,7 @@ package offline
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/mote-xmpp/mote/internal/module"
@@ -34,6 +35,12 @@ type Module struct {
 	h     module.Host
 	store storage.Offline
 	users storage.Users
+
+	// waiting holds the accounts that may have stored messages (loaded at
+	// start, added to on every store), so that a login of an account
+	// without any reads nothing.
+	mu      sync.Mutex
+	waiting map[string]struct{} // guarded by mu
 }
 
 // New returns the module with its defaults.
@@ -46,7 +53,7 @@ func (m *Module) Info() module.Info {
 }
 
 // Start implements module.Module.
-func (m *Module) Start(_ context.Context, h module.Host) error {
+func (m *Module) Start(ctx context.Context, h module.Host) error {
 	if err := h.Config(&m.cfg); err != nil {
 		return err
 	}
@@ -54,6 +61,14 @@ func (m *Module) Start(_ context.Context, h module.Host) error {
 		return errors.New("offline: max_messages must be positive")
 	}
 	m.h, m.store, m.users = h, h.Storage().Offline(), h.Storage().Users()
+	users, err := m.store.OfflineUsers(ctx)
+	if err != nil {
+		return err
+	}
+	m.waiting = make(map[string]struct{}, len(users))
+	for _, u := range users {
+		m.waiting[u] = struct{}{}
+	}
 	h.AddFeature(module.ToServer, NSOffline)
 	h.HandleUndeliverable(m.store1)
 	h.OnReady(0, m.deliver)
@@ -83,6 +98,9 @@ func (m *Module) store1(ctx context.Context, st *stanza.Element, to jid.JID) err
 	cp.Append(stanza.NewElement(NSDelay, "delay", "from", m.h.Domain().String(),
 		"stamp", now.Format("2006-01-02T15:04:05.000Z")).AppendText("Offline Storage"))
 	_, err := m.store.StoreOffline(ctx, to.Local(), now, cp.AppendXML(nil, stanza.NSClient), m.cfg.MaxMessages)
+	if err == nil {
+		m.mark(to.Local())
+	}
 	if errors.Is(err, storage.ErrQuota) {
 		return stanza.NewError(stanza.ServiceUnavailable, "offline storage for this account is full")
 	}
@@ -95,8 +113,18 @@ func (m *Module) store1(ctx context.Context, st *stanza.Element, to jid.JID) err
 // removes from storage exactly what was queued to it.
 func (m *Module) deliver(ctx context.Context, s module.Session) {
 	user := s.JID().Local()
+	// Taken out of waiting before reading, so that a message stored
+	// meanwhile (which marks it again) is never missed.
+	m.mu.Lock()
+	_, ok := m.waiting[user]
+	delete(m.waiting, user)
+	m.mu.Unlock()
+	if !ok {
+		return
+	}
 	msgs, err := m.store.GetOffline(ctx, user)
 	if err != nil {
+		m.mark(user)
 		m.h.Logger().Error("reading offline messages", "account", user, "err", err)
 		return
 	}
@@ -110,13 +138,22 @@ func (m *Module) deliver(ctx context.Context, s module.Session) {
 			continue
 		}
 		if !s.Send(st) {
-			break // closing or full: the rest waits for the next login
+			m.mark(user) // closing or full: the rest waits for the next login
+			break
 		}
 		last, sent = om.ID, true
 	}
 	if sent {
 		if err := m.store.DeleteOffline(ctx, user, last); err != nil {
+			m.mark(user)
 			m.h.Logger().Error("deleting delivered offline messages", "account", user, "err", err)
 		}
 	}
+}
+
+// mark notes that user may have stored messages.
+func (m *Module) mark(user string) {
+	m.mu.Lock()
+	m.waiting[user] = struct{}{}
+	m.mu.Unlock()
 }

@@ -119,3 +119,22 @@ func TestDeletedAccountInheritsNothing(t *testing.T) {
 	b.Expect(stanza.NSClient, "presence")
 	pong(t, b, "p2")
 }
+
+// TestSurvivesRestart: messages stored before a restart are delivered
+// after it (the server's memory of who has messages is rebuilt).
+func TestSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	cfg := "data_dir: " + dir
+	s, a := start(t, cfg)
+	a.Send(`<message to='bob@localhost' type='chat' id='r1'><body>before</body></message>`)
+	pong(t, a, "p1")
+	s.Stop(t)
+
+	s2 := xmpptest.Start(t, cfg)
+	b := xmpptest.Login(t, s2, "bob", "secret", "sensor")
+	b.Send(`<presence/>`)
+	b.Expect(stanza.NSClient, "presence")
+	if m := b.Expect(stanza.NSClient, "message"); m.Attr("id") != "r1" {
+		t.Fatalf("got %s", m)
+	}
+}

@@ -270,6 +270,9 @@ func (m *Module) apply(ctx context.Context, user jid.JID, a *account, contact ji
 		if err := m.store.PutPendingIn(ctx, user.Local(), storage.PendingIn{Contact: contact.String(), Stanza: request}); err != nil {
 			return err
 		}
+		m.mu.Lock()
+		m.pendingUsers[user.Local()] = struct{}{}
+		m.mu.Unlock()
 		a.pending[contact] = request
 	}
 	if !next.PendingIn && cur.PendingIn {

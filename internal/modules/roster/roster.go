@@ -59,6 +59,10 @@ type Module struct {
 
 	mu       sync.Mutex
 	accounts map[jid.JID]*account // guarded by mu
+	// pendingUsers holds the accounts that may have pending requests
+	// (loaded at start, added to on every new one), so that loading a
+	// roster reads them only when there may be some.
+	pendingUsers map[string]struct{} // guarded by mu
 }
 
 // account is one account's roster in memory.
@@ -92,6 +96,14 @@ func (m *Module) Start(ctx context.Context, h module.Host) error {
 	}
 	m.h, m.log, m.domain = h, h.Logger(), h.Domain()
 	m.store, m.users = h.Storage().Rosters(), h.Storage().Users()
+	users, err := m.store.PendingUsers(ctx)
+	if err != nil {
+		return err
+	}
+	m.pendingUsers = make(map[string]struct{}, len(users))
+	for _, u := range users {
+		m.pendingUsers[u] = struct{}{}
+	}
 	h.HandleIQ(module.ToAccount, stanza.TypeGet, NS, "query", module.IQHandlerFunc(m.get))
 	h.HandleIQ(module.ToAccount, stanza.TypeSet, NS, "query", module.IQHandlerFunc(m.set))
 	h.AddFeature(module.ToServer, NSVersioning)
@@ -155,9 +167,21 @@ func (m *Module) load(ctx context.Context, bare jid.JID, a *account) error {
 	if err != nil {
 		return err
 	}
-	pend, err := m.store.GetPendingIn(ctx, bare.Local())
-	if err != nil {
-		return err
+	m.mu.Lock()
+	_, maybe := m.pendingUsers[bare.Local()]
+	m.mu.Unlock()
+	var pend []storage.PendingIn
+	if maybe {
+		if pend, err = m.store.GetPendingIn(ctx, bare.Local()); err != nil {
+			return err
+		}
+		if len(pend) == 0 {
+			// Safe: new requests are stored under this account's roster
+			// lock, which the caller holds.
+			m.mu.Lock()
+			delete(m.pendingUsers, bare.Local())
+			m.mu.Unlock()
+		}
 	}
 	a.version = r.Version
 	a.items = make(map[jid.JID]*storage.RosterItem, len(r.Items))

@@ -89,3 +89,24 @@ func (b *blocklists) Unblock(ctx context.Context, username string, jids []string
 	}
 	return nil
 }
+
+// AllBlocklists returns every non-empty blocklist by username.
+func (b *blocklists) AllBlocklists(ctx context.Context) (map[string][]string, error) {
+	rows, err := b.s.r.QueryContext(ctx, `SELECT username, jid FROM blocklist ORDER BY username, jid COLLATE BINARY`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: all blocklists: %w", err)
+	}
+	defer rows.Close()
+	all := map[string][]string{}
+	for rows.Next() {
+		var user, jid string
+		if err := rows.Scan(&user, &jid); err != nil {
+			return nil, fmt.Errorf("sqlite: all blocklists: %w", err)
+		}
+		all[user] = append(all[user], jid)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: all blocklists: %w", err)
+	}
+	return all, nil
+}

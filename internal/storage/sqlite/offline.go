@@ -92,3 +92,12 @@ func (o *offline) CountOffline(ctx context.Context, username string) (int, error
 	}
 	return n, nil
 }
+
+// OfflineUsers returns the accounts that have stored messages.
+func (o *offline) OfflineUsers(ctx context.Context) ([]string, error) {
+	users, err := o.s.distinctUsers(ctx, "offline")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: offline users: %w", err)
+	}
+	return users, nil
+}

@@ -228,3 +228,12 @@ func bumpRosterVersion(ctx context.Context, tx *sql.Tx, username string) (int64,
 		 RETURNING version`, username).Scan(&version)
 	return version, err
 }
+
+// PendingUsers returns the accounts that have pending requests.
+func (r *rosters) PendingUsers(ctx context.Context) ([]string, error) {
+	users, err := r.s.distinctUsers(ctx, "pending_in")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: pending users: %w", err)
+	}
+	return users, nil
+}

@@ -281,3 +281,22 @@ func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	defer tx.Rollback()
 	return fn(tx)
 }
+
+// distinctUsers returns the distinct usernames of table, in byte order.
+func (s *Store) distinctUsers(ctx context.Context, table string) ([]string, error) {
+	// table is one of ours, never input.
+	rows, err := s.r.QueryContext(ctx, "SELECT DISTINCT username FROM "+table+" ORDER BY username COLLATE BINARY")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var users []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		users = append(users, u)
+	}
+	return users, rows.Err()
+}

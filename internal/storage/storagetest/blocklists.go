@@ -3,6 +3,7 @@ package storagetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -23,6 +24,7 @@ func TestBlocklists(t *testing.T, open Opener) {
 		{"UnblockAll", testBlocklistsUnblockAll},
 		{"CallerOwnsSlices", testBlocklistsCallerOwnsSlices},
 		{"CancelledContext", testBlocklistsCancelledContext},
+		{"All", testBlocklistsAll},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,4 +140,29 @@ func testBlocklistsCancelledContext(t *testing.T, b storage.Blocklists) {
 		}
 	}
 	checkBlocklist(t, b, "juliet", "a@example.com")
+}
+
+func testBlocklistsAll(t *testing.T, b storage.Blocklists) {
+	ctx := context.Background()
+	all, err := b.AllBlocklists(ctx)
+	if err != nil || len(all) != 0 {
+		t.Fatalf("AllBlocklists on an empty store = %v, %v", all, err)
+	}
+	mustBlock(t, b, "juliet", "tybalt@example.com", "example.net")
+	mustBlock(t, b, "romeo", "tybalt@example.com")
+	mustBlock(t, b, "nurse", "x@example.com")
+	if err := b.Unblock(ctx, "nurse", nil); err != nil {
+		t.Fatal(err)
+	}
+	all, err = b.AllBlocklists(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		"juliet": {"example.net", "tybalt@example.com"},
+		"romeo":  {"tybalt@example.com"},
+	}
+	if fmt.Sprint(all) != fmt.Sprint(want) {
+		t.Fatalf("AllBlocklists = %v, want %v", all, want)
+	}
 }

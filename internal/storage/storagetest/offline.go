@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ func TestOffline(t *testing.T, open Opener) {
 		{"ConcurrentQuota", testOfflineConcurrentQuota},
 		{"CallerOwnsSlices", testOfflineCallerOwnsSlices},
 		{"CancelledContext", testOfflineCancelledContext},
+		{"Users", testOfflineUsers},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -279,4 +281,23 @@ func testOfflineCancelledContext(t *testing.T, o storage.Offline) {
 		}
 	}
 	checkOffline(t, o, "juliet", storage.OfflineMessage{ID: id, Stamp: received, Stanza: stanza(1)})
+}
+
+func testOfflineUsers(t *testing.T, o storage.Offline) {
+	ctx := context.Background()
+	if users, err := o.OfflineUsers(ctx); err != nil || len(users) != 0 {
+		t.Fatalf("OfflineUsers on an empty store = %v, %v", users, err)
+	}
+	now := time.Now()
+	mustStore(t, o, "romeo", now, []byte("<message/>"))
+	mustStore(t, o, "juliet", now, []byte("<message/>"))
+	mustStore(t, o, "juliet", now, []byte("<message/>"))
+	id := mustStore(t, o, "nurse", now, []byte("<message/>"))
+	if err := o.DeleteOffline(ctx, "nurse", id); err != nil {
+		t.Fatal(err)
+	}
+	users, err := o.OfflineUsers(ctx)
+	if err != nil || !slices.Equal(users, []string{"juliet", "romeo"}) {
+		t.Fatalf("OfflineUsers = %v, %v; want [juliet romeo]", users, err)
+	}
 }

@@ -30,6 +30,7 @@ func TestRosters(t *testing.T, open Opener) {
 		{"PendingIndependent", testRostersPendingIndependent},
 		{"CallerOwnsSlices", testRostersCallerOwnsSlices},
 		{"CancelledContext", testRostersCancelledContext},
+		{"PendingUsers", testRostersPendingUsers},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -408,4 +409,22 @@ func testRostersCancelledContext(t *testing.T, r storage.Rosters) {
 	// Nothing happened.
 	checkRoster(t, r, "juliet", 1, item)
 	checkPending(t, r, "juliet", p)
+}
+
+func testRostersPendingUsers(t *testing.T, r storage.Rosters) {
+	ctx := context.Background()
+	if users, err := r.PendingUsers(ctx); err != nil || len(users) != 0 {
+		t.Fatalf("PendingUsers on an empty store = %v, %v", users, err)
+	}
+	mustPutPending(t, r, "romeo", storage.PendingIn{Contact: "a@example.com", Stanza: []byte("<presence/>")})
+	mustPutPending(t, r, "juliet", storage.PendingIn{Contact: "a@example.com", Stanza: []byte("<presence/>")})
+	mustPutPending(t, r, "juliet", storage.PendingIn{Contact: "b@example.com", Stanza: []byte("<presence/>")})
+	mustPutPending(t, r, "nurse", storage.PendingIn{Contact: "a@example.com", Stanza: []byte("<presence/>")})
+	if err := r.DeletePendingIn(ctx, "nurse", "a@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	users, err := r.PendingUsers(ctx)
+	if err != nil || !slices.Equal(users, []string{"juliet", "romeo"}) {
+		t.Fatalf("PendingUsers = %v, %v; want [juliet romeo]", users, err)
+	}
 }
