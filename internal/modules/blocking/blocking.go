@@ -78,6 +78,16 @@ func (m *Module) Start(ctx context.Context, h module.Host) error {
 	h.HandleIQ(module.ToAccount, stanza.TypeGet, NS, "blocklist", module.IQHandlerFunc(m.get))
 	h.HandleIQ(module.ToAccount, stanza.TypeSet, NS, "block", module.IQHandlerFunc(m.block))
 	h.HandleIQ(module.ToAccount, stanza.TypeSet, NS, "unblock", module.IQHandlerFunc(m.unblock))
+	// An account with a blocklist in memory re-reads it at login, so that
+	// one deleted and created again outside the server (mote user del and
+	// add) does not inherit the old list; accounts without one read nothing.
+	h.OnSessionBound(-10, func(ctx context.Context, s module.Session) {
+		if _, ok := (*m.lists.Load())[s.JID().Local()]; ok {
+			if err := m.refresh(ctx, s.JID().Local()); err != nil {
+				h.Logger().Error("reloading blocklist", "account", s.JID().Bare().String(), "err", err)
+			}
+		}
+	})
 	h.OnSessionEnd(10, func(_ context.Context, s module.Session) {
 		m.imu.Lock()
 		delete(m.interested, s)

@@ -1,6 +1,7 @@
 package blocking_test
 
 import (
+	"context"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -167,4 +168,28 @@ func TestBlockedWhileOffline(t *testing.T) {
 	a.Send(`<presence/>`)
 	a.Expect(stanza.NSClient, "presence")
 	quiet(t, a)
+}
+
+// TestRecreatedAccountInheritsNoBlocklist: an account deleted in storage
+// (as `mote user del` does) and created again starts with no blocklist.
+func TestRecreatedAccountInheritsNoBlocklist(t *testing.T) {
+	s, a, b := friends(t)
+	a.Send(`<iq type='set' id='b1'><block xmlns='` + ns + `'><item jid='bob@localhost'/></block></iq>`)
+	if el := a.Expect(stanza.NSClient, "iq"); el.Attr("type") != "result" {
+		t.Fatal(el)
+	}
+	a.Close()
+	if err := s.Store().Users().DeleteUser(context.Background(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	s.AddUser(t, "alice", "secret")
+	a = xmpptest.Login(t, s, "alice", "secret", "phone")
+	a.Send(`<iq type='get' id='g'><blocklist xmlns='` + ns + `'/></iq>`)
+	if el := a.Expect(stanza.NSClient, "iq"); el.Child(ns, "blocklist") == nil || el.Child(ns, "blocklist").FirstChild() != nil {
+		t.Fatalf("the new alice inherited a blocklist: %s", el)
+	}
+	b.Send(`<message to='alice@localhost/phone' type='chat' id='m'><body>hello again</body></message>`)
+	if el := a.Expect(stanza.NSClient, "message"); el.Attr("id") != "m" {
+		t.Fatalf("got %s", el)
+	}
 }
