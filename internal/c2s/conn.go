@@ -387,6 +387,13 @@ func (c *Conn) Send(st *stanza.Element) bool {
 	return true
 }
 
+// Backlog returns the estimated bytes queued and not yet written.
+func (c *Conn) Backlog() int {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.queuedBytes
+}
+
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // maxPooledBuf keeps rare huge buffers out of the pool.

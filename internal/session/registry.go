@@ -59,6 +59,17 @@ func (s *Session) JID() jid.JID { return s.jid }
 // Send queues st on the session's connection.
 func (s *Session) Send(st *stanza.Element) bool { return s.conn.Send(st) }
 
+// Backlog returns the bytes queued for the session's connection and not
+// yet written (0 when the connection does not tell), so that a module
+// sending a burst (offline messages) can pace itself instead of tripping
+// the slow-consumer limit.
+func (s *Session) Backlog() int {
+	if b, ok := s.conn.(interface{ Backlog() int }); ok {
+		return b.Backlog()
+	}
+	return 0
+}
+
 // Close closes the session's connection with err.
 func (s *Session) Close(err *stanza.StreamError) { s.conn.Close(err) }
 
@@ -100,14 +111,22 @@ func (s *Session) SetInterested() { s.interested.Store(true) }
 func (s *Session) Interested() bool { return s.interested.Load() }
 
 // AddDirected records that the session sent available presence directly
-// to j (RFC 6121 §4.6); RemoveDirected that it sent unavailable.
-func (s *Session) AddDirected(j jid.JID) {
+// to j (RFC 6121 §4.6), unless it already remembers max others: then it
+// reports false. RemoveDirected records that it sent unavailable.
+func (s *Session) AddDirected(j jid.JID, max int) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.directed[j]; ok {
+		return true
+	}
+	if len(s.directed) >= max {
+		return false
+	}
 	if s.directed == nil {
 		s.directed = make(map[jid.JID]struct{})
 	}
 	s.directed[j] = struct{}{}
-	s.mu.Unlock()
+	return true
 }
 
 // RemoveDirected forgets a directed presence recipient.

@@ -38,8 +38,12 @@ type Module struct {
 	domain string
 	nextID atomic.Uint64
 
-	lists atomic.Pointer[map[string]blockset] // by username; never mutated, replaced
-	wmu   sync.Mutex                          // serialises replacing lists
+	// Blocklists by username, in shards so that a change copies only a
+	// shard's map; each map is never mutated, only replaced.
+	shards   [nShards]atomic.Pointer[map[string]blockset]
+	nonEmpty atomic.Int64  // accounts with a blocklist: 0 makes the filter free
+	changes  atomic.Uint64 // replacements so far, for the login re-read
+	wmu      sync.Mutex    // serialises replacements
 
 	imu        sync.Mutex
 	interested map[module.Session]struct{} // guarded by imu; sessions that requested the blocklist
@@ -64,15 +68,16 @@ func (m *Module) Start(ctx context.Context, h module.Host) error {
 	if err != nil {
 		return err
 	}
-	lists := make(map[string]blockset, len(all))
+	for i := range m.shards {
+		m.shards[i].Store(&map[string]blockset{})
+	}
 	for user, jids := range all {
 		set := make(blockset, len(jids))
 		for _, j := range jids {
 			set[j] = struct{}{}
 		}
-		lists[user] = set
+		m.update(user, set)
 	}
-	m.lists.Store(&lists)
 	h.AddFeature(module.ToServer, NS)
 	h.AddFeature(module.ToAccount, NS)
 	h.HandleIQ(module.ToAccount, stanza.TypeGet, NS, "blocklist", module.IQHandlerFunc(m.get))
@@ -82,8 +87,8 @@ func (m *Module) Start(ctx context.Context, h module.Host) error {
 	// one deleted and created again outside the server (mote user del and
 	// add) does not inherit the old list; accounts without one read nothing.
 	h.OnSessionBound(-10, func(ctx context.Context, s module.Session) {
-		if _, ok := (*m.lists.Load())[s.JID().Local()]; ok {
-			if err := m.refresh(ctx, s.JID().Local()); err != nil {
+		if m.lookup(s.JID().Local()) != nil {
+			if err := m.reread(ctx, s.JID().Local()); err != nil {
 				h.Logger().Error("reloading blocklist", "account", s.JID().Bare().String(), "err", err)
 			}
 		}
@@ -101,21 +106,63 @@ func (m *Module) Start(ctx context.Context, h module.Host) error {
 // Stop implements module.Module.
 func (m *Module) Stop(context.Context) error { return nil }
 
-// refresh reloads user's blocklist from storage into memory; storage is
-// the truth, and reading it under wmu orders concurrent changes.
+// nShards is the number of blocklist shards.
+const nShards = 64
+
+func shardOf(user string) int {
+	h := uint32(2166136261) // FNV-1a
+	for i := 0; i < len(user); i++ {
+		h = (h ^ uint32(user[i])) * 16777619
+	}
+	return int(h % nShards)
+}
+
+// lookup returns user's blockset, nil when it has none; never mutated.
+func (m *Module) lookup(user string) blockset {
+	return (*m.shards[shardOf(user)].Load())[user]
+}
+
+// refresh reloads user's blocklist from storage into memory after a
+// change; storage is the truth, and reading it under wmu orders
+// concurrent changes.
 func (m *Module) refresh(ctx context.Context, user string) error {
 	m.wmu.Lock()
 	defer m.wmu.Unlock()
-	jids, err := m.store.GetBlocklist(ctx, user)
+	set, err := m.read(ctx, user)
 	if err != nil {
 		return err
+	}
+	m.replace(user, set)
+	return nil
+}
+
+// reread is refresh at login: the read happens outside the lock, and its
+// result is dropped if anything changed meanwhile (that change reflects
+// storage already).
+func (m *Module) reread(ctx context.Context, user string) error {
+	before := m.changes.Load()
+	set, err := m.read(ctx, user)
+	if err != nil {
+		return err
+	}
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
+	if m.changes.Load() == before {
+		m.replace(user, set)
+	}
+	return nil
+}
+
+func (m *Module) read(ctx context.Context, user string) (blockset, error) {
+	jids, err := m.store.GetBlocklist(ctx, user)
+	if err != nil {
+		return nil, err
 	}
 	set := make(blockset, len(jids))
 	for _, j := range jids {
 		set[j] = struct{}{}
 	}
-	m.replace(user, set)
-	return nil
+	return set, nil
 }
 
 // update replaces user's blockset (nil or empty: none).
@@ -125,19 +172,28 @@ func (m *Module) update(user string, set blockset) {
 	m.replace(user, set)
 }
 
-// replace swaps in a copy of the map with user's new set; wmu is held.
+// replace swaps in a copy of user's shard with its new set; wmu is held.
 func (m *Module) replace(user string, set blockset) {
-	old := *m.lists.Load()
+	sh := &m.shards[shardOf(user)]
+	old := *sh.Load()
 	next := make(map[string]blockset, len(old)+1)
 	for u, s := range old {
 		next[u] = s
 	}
+	_, had := old[user]
 	if len(set) == 0 {
 		delete(next, user)
+		if had {
+			m.nonEmpty.Add(-1)
+		}
 	} else {
 		next[user] = set
+		if !had {
+			m.nonEmpty.Add(1)
+		}
 	}
-	m.lists.Store(&next)
+	sh.Store(&next)
+	m.changes.Add(1)
 }
 
 // matches reports whether j is blocked by a list holding jids, in the
@@ -165,8 +221,7 @@ func matches(jids map[string]struct{}, j jid.JID) bool {
 
 // filter is the router's stanza filter (XEP-0191 §3.3, §3.4).
 func (m *Module) filter(_ context.Context, st *stanza.Element, from, to jid.JID) error {
-	lists := *m.lists.Load()
-	if len(lists) == 0 {
+	if m.nonEmpty.Load() == 0 {
 		return nil // nobody blocks anything: the common case, free
 	}
 	if st.Attr("type") == stanza.TypeError || from.Bare() == to.Bare() {
@@ -175,7 +230,7 @@ func (m *Module) filter(_ context.Context, st *stanza.Element, from, to jid.JID)
 	}
 	kind := stanza.KindOf(st)
 	// Outbound: the sender blocked the recipient.
-	if from.Local() != "" && from.Domain() == m.domain && matches(lists[from.Local()], to) {
+	if from.Local() != "" && from.Domain() == m.domain && matches(m.lookup(from.Local()), to) {
 		if kind == stanza.KindPresence {
 			return module.ErrDrop
 		}
@@ -184,7 +239,7 @@ func (m *Module) filter(_ context.Context, st *stanza.Element, from, to jid.JID)
 		return e
 	}
 	// Inbound: the recipient blocked the sender.
-	if to.Local() == "" || to.Domain() != m.domain || !matches(lists[to.Local()], from) {
+	if to.Local() == "" || to.Domain() != m.domain || !matches(m.lookup(to.Local()), from) {
 		return nil
 	}
 	switch kind {

@@ -193,3 +193,51 @@ func TestRecreatedAccountInheritsNoBlocklist(t *testing.T) {
 		t.Fatalf("got %s", el)
 	}
 }
+
+// TestNoPresenceLeakAfterBlockedCancellation: when a block drops a
+// contact's cancellation, the two rosters disagree; the contact's roster
+// (which says the user may no longer see it) decides, so a new resource
+// of the user is not sent the contact's presence (RFC 6121 §4.3.2).
+func TestNoPresenceLeakAfterBlockedCancellation(t *testing.T) {
+	s, a, b := friends(t)
+	a.Send(`<iq type='set' id='b1'><block xmlns='` + ns + `'><item jid='bob@localhost'/></block></iq>`)
+	if el := next(t, a, true); el.Attr("id") != "b1" {
+		t.Fatal(el)
+	}
+	if el := b.Expect(stanza.NSClient, "presence"); el.Attr("type") != "unavailable" {
+		t.Fatalf("want alice's unavailable, got %s", el)
+	}
+	b.Send(`<presence to='alice@localhost' type='unsubscribed'/>`) // dropped by the block
+	quiet(t, b)
+	a.Send(`<iq type='set' id='u1'><unblock xmlns='` + ns + `'/></iq>`)
+	if el := next(t, a, true); el.Attr("id") != "u1" {
+		t.Fatal(el)
+	}
+	a2 := xmpptest.Login(t, s, "alice", "secret", "laptop")
+	a2.Send(`<presence/>`)
+	for range 2 { // its own echo and the other resource's presence
+		if el := a2.Expect(stanza.NSClient, "presence"); el.Attr("from") == "bob@localhost/sensor" {
+			t.Fatalf("bob's presence leaked: %s", el)
+		}
+	}
+	quiet(t, a2)
+}
+
+// TestBlockedRequestNotRedelivered: a subscription request from a JID
+// blocked since it was stored is not delivered at login.
+func TestBlockedRequestNotRedelivered(t *testing.T) {
+	s := xmpptest.Start(t, "")
+	s.AddUser(t, "alice", "secret")
+	s.AddUser(t, "spam", "secret")
+	sp := xmpptest.Login(t, s, "spam", "secret", "x")
+	sp.Send(`<presence to='alice@localhost' type='subscribe'/>`)
+	quiet(t, sp)
+	a := xmpptest.Login(t, s, "alice", "secret", "phone")
+	a.Send(`<iq type='set' id='b1'><block xmlns='` + ns + `'><item jid='spam@localhost'/></block></iq>`)
+	if el := a.Expect(stanza.NSClient, "iq"); el.Attr("type") != "result" {
+		t.Fatal(el)
+	}
+	a.Send(`<presence/>`)
+	a.Expect(stanza.NSClient, "presence") // its own echo
+	quiet(t, a)
+}

@@ -100,6 +100,12 @@ func (m *Module) store1(ctx context.Context, st *stanza.Element, to jid.JID) err
 	_, err := m.store.StoreOffline(ctx, to.Local(), now, cp.AppendXML(nil, stanza.NSClient), m.cfg.MaxMessages)
 	if err == nil {
 		m.mark(to.Local())
+		// The account may have become available between the router's
+		// decision and the store: deliver now rather than at its next
+		// login.
+		if s := m.ready(to); s != nil {
+			m.deliver(ctx, s)
+		}
 	}
 	if errors.Is(err, storage.ErrQuota) {
 		return stanza.NewError(stanza.ServiceUnavailable, "offline storage for this account is full")
@@ -110,7 +116,11 @@ func (m *Module) store1(ctx context.Context, st *stanza.Element, to jid.JID) err
 // deliver sends the stored messages to a session that became able to
 // receive them (module.Host.OnReady; a resource with negative priority
 // never receives messages for the bare JID, RFC 6121 §8.5.2.1.1), and
-// removes from storage exactly what was queued to it.
+// removes from storage exactly what was queued to it. A large backlog
+// goes in bursts of at most a quarter of the outbound queue limits, each
+// once the session's queue has drained below that, so that a login is
+// never mistaken for a slow consumer; messages from a JID the account has
+// blocked since are dropped (XEP-0191).
 func (m *Module) deliver(ctx context.Context, s module.Session) {
 	user := s.JID().Local()
 	// Taken out of waiting before reading, so that a message stored
@@ -128,27 +138,77 @@ func (m *Module) deliver(ctx context.Context, s module.Session) {
 		m.h.Logger().Error("reading offline messages", "account", user, "err", err)
 		return
 	}
+	limits := m.h.ServerConfig().C2S
+	budget, count := limits.OutboundQueueBytes/4, limits.OutboundQueue/4
 	var last int64
-	sent := false
+	done, more, sent := false, false, false
 	for _, om := range msgs {
 		st, err := xmlstream.ParseStanza(om.Stanza)
 		if err != nil {
 			m.h.Logger().Warn("dropping unparsable offline message", "account", user, "id", om.ID, "err", err)
-			last, sent = om.ID, true
+			last, done = om.ID, true
 			continue
 		}
-		if !s.Send(st) {
-			m.mark(user) // closing or full: the rest waits for the next login
+		if f, err := jid.Parse(st.Attr("from")); err == nil && m.h.Filter(ctx, st, f, s.JID()) != nil {
+			last, done = om.ID, true // blocked since it was stored
+			continue
+		}
+		size := st.Size()
+		if count <= 0 || (budget-size < 0 && sent) {
+			more = true
 			break
 		}
-		last, sent = om.ID, true
+		if !s.Send(st) {
+			more = true // closing: the rest waits for the next login
+			break
+		}
+		budget -= size
+		count--
+		last, done, sent = om.ID, true, true
 	}
-	if sent {
+	if done {
 		if err := m.store.DeleteOffline(ctx, user, last); err != nil {
-			m.mark(user)
+			more = true
 			m.h.Logger().Error("deleting delivered offline messages", "account", user, "err", err)
 		}
 	}
+	if more {
+		m.mark(user)
+		m.later(s, limits.OutboundQueueBytes/4)
+	}
+}
+
+// later delivers the rest of a backlog once the session's queue has
+// drained below threshold bytes, checking every deliverEvery while the
+// session is still the bound one.
+func (m *Module) later(s module.Session, threshold int) {
+	var check func()
+	check = func() {
+		if m.h.Session(s.JID()) != s || !s.Available() {
+			return // gone: the rest waits in storage for the next login
+		}
+		if s.Backlog() > threshold {
+			time.AfterFunc(deliverEvery, check)
+			return
+		}
+		m.deliver(context.Background(), s)
+	}
+	time.AfterFunc(deliverEvery, check)
+}
+
+// deliverEvery paces the bursts of a large backlog.
+const deliverEvery = 10 * time.Millisecond
+
+// ready returns the account's available session of the highest
+// non-negative priority, or nil.
+func (m *Module) ready(account jid.JID) module.Session {
+	var best module.Session
+	for _, s := range m.h.Sessions(account) {
+		if s.Available() && s.Priority() >= 0 && (best == nil || s.Priority() > best.Priority()) {
+			best = s
+		}
+	}
+	return best
 }
 
 // mark notes that user may have stored messages.

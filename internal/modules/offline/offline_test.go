@@ -3,6 +3,7 @@ package offline_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,4 +138,42 @@ func TestSurvivesRestart(t *testing.T) {
 	if m := b.Expect(stanza.NSClient, "message"); m.Attr("id") != "r1" {
 		t.Fatalf("got %s", m)
 	}
+}
+
+// TestLargeBacklog: a backlog much larger than the outbound queue limits
+// is delivered whole, in bursts, without the session being taken for a
+// slow consumer.
+func TestLargeBacklog(t *testing.T) {
+	s, a := start(t, "c2s: {outbound_queue_bytes: 16384, outbound_queue: 64}\nmodules: {offline: {max_messages: 500}}")
+	body := strings.Repeat("x", 900)
+	const n = 300
+	for i := range n {
+		a.Send(fmt.Sprintf(`<message to='bob@localhost' type='chat' id='b%d'><body>%s</body></message>`, i, body))
+	}
+	pong(t, a, "p1")
+	b := xmpptest.Login(t, s, "bob", "secret", "sensor")
+	b.Send(`<presence/>`)
+	b.Expect(stanza.NSClient, "presence")
+	for i := range n {
+		if m := b.Expect(stanza.NSClient, "message"); m.Attr("id") != fmt.Sprintf("b%d", i) {
+			t.Fatalf("message %d: %s", i, m)
+		}
+	}
+	pong(t, b, "p2")
+}
+
+// TestBlockedSenderNotDelivered: a message stored before its sender was
+// blocked is not delivered afterwards (XEP-0191).
+func TestBlockedSenderNotDelivered(t *testing.T) {
+	s, a := start(t, "")
+	a.Send(`<message to='bob@localhost' type='chat' id='spam'><body>buy</body></message>`)
+	pong(t, a, "p1")
+	b := xmpptest.Login(t, s, "bob", "secret", "sensor")
+	b.Send(`<iq type='set' id='bl'><block xmlns='urn:xmpp:blocking'><item jid='alice@localhost'/></block></iq>`)
+	if r := b.Expect(stanza.NSClient, "iq"); r.Attr("type") != "result" {
+		t.Fatal(r)
+	}
+	b.Send(`<presence/>`)
+	b.Expect(stanza.NSClient, "presence")
+	pong(t, b, "p2")
 }

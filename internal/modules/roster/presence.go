@@ -3,6 +3,7 @@ package roster
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/mote-xmpp/mote/internal/module"
 	"github.com/mote-xmpp/mote/internal/storage"
@@ -22,16 +23,25 @@ func (m *Module) presence(ctx context.Context, st *stanza.Element, from, to jid.
 		}
 	case typ == stanza.TypeSubscribe || typ == stanza.TypeSubscribed ||
 		typ == stanza.TypeUnsubscribe || typ == stanza.TypeUnsubscribed:
+		if to.Domain() != m.domain.Domain() {
+			// No server-to-server: say so rather than leave a request
+			// pending forever (RFC 6120 §10.4).
+			m.h.Route(ctx, stanza.ErrorReply(st, stanza.NewError(stanza.RemoteServerNotFound, "this server does not federate")))
+			return
+		}
 		m.outbound(ctx, st, from, to.Bare(), typ)
 	case typ == stanza.TypeProbe:
 		// §4.3: probes are the server's business; a client's is dropped.
 	default:
-		// Directed presence (§4.6), and presence errors.
+		// Directed presence (§4.6), and presence errors. Every recipient
+		// of available directed presence is remembered, subscriber or not,
+		// so that it hears the unavailable however the session ends.
 		if s := m.h.Session(from); s != nil && m.local(to) {
 			switch typ {
 			case "":
-				if !m.receivesPresence(ctx, from.Bare(), to.Bare()) {
-					s.AddDirected(to)
+				if !s.AddDirected(to, maxDirected) {
+					m.h.Route(ctx, stanza.ErrorReply(st, stanza.NewError(stanza.ResourceConstraint, "too many directed presence recipients")))
+					return
 				}
 			case stanza.TypeUnavailable:
 				s.RemoveDirected(to)
@@ -40,6 +50,10 @@ func (m *Module) presence(ctx context.Context, st *stanza.Element, from, to jid.
 		m.h.Route(ctx, st)
 	}
 }
+
+// maxDirected bounds the directed presence recipients one session is
+// remembered to have, so that a client cannot grow it without limit.
+const maxDirected = 256
 
 // receivesPresence reports whether contact is subscribed to user's
 // presence (from or both in user's roster).
@@ -103,8 +117,12 @@ func (m *Module) broadcast(ctx context.Context, st *stanza.Element, s module.Ses
 		}
 	}
 	if unavailable {
+		// Directed presence recipients that are not subscribers (who got
+		// the broadcast above) hear it too (§4.6.3).
 		for _, d := range s.TakeDirected() {
-			m.sendTo(ctx, st, d)
+			if !slices.Contains(subscribers, d.Bare()) {
+				m.sendTo(ctx, st, d)
+			}
 		}
 		return
 	}
@@ -114,6 +132,12 @@ func (m *Module) broadcast(ctx context.Context, st *stanza.Element, s module.Ses
 	// The account's own other resources count as a publisher too, as if
 	// the server had probed the user's bare JID.
 	for _, c := range append(publishers, user) {
+		// §4.3.2: the contact's own roster decides whether the user may
+		// see its presence; the two rosters can disagree (a cancellation
+		// that a block dropped).
+		if c != user && !m.receivesPresence(ctx, c, user) {
+			continue
+		}
 		for _, r := range m.h.Sessions(c) {
 			if p := r.LastPresence(); p != nil && r.Available() && r != s {
 				cp := p.ShallowCopy()
@@ -130,6 +154,10 @@ func (m *Module) broadcast(ctx context.Context, st *stanza.Element, s module.Ses
 		p, err := xmlstream.ParseStanza(b)
 		if err != nil {
 			m.log.Warn("unparsable stored subscription request", "account", user.String(), "err", err)
+			continue
+		}
+		// A request from a JID blocked since is not delivered (XEP-0191).
+		if f, err := jid.Parse(p.Attr("from")); err == nil && m.h.Filter(ctx, p, f, from) != nil {
 			continue
 		}
 		s.Send(p)
@@ -157,7 +185,8 @@ func (m *Module) outbound(ctx context.Context, st *stanza.Element, from, contact
 	cur := a.state(contact)
 	next, route, changed := subscription.Outbound(cur, typ)
 	if changed {
-		if a.items[contact] == nil && len(a.items) >= m.cfg.MaxItems {
+		createsItem := next.Sub != storage.SubNone || next.PendingOut || next.Approved
+		if a.items[contact] == nil && createsItem && len(a.items) >= m.cfg.MaxItems {
 			m.unlock(user, a)
 			m.h.Route(ctx, stanza.ErrorReply(st, stanza.NewError(stanza.NotAllowed, "roster full")))
 			return
@@ -224,7 +253,7 @@ func (m *Module) inbound(ctx context.Context, st *stanza.Element, from, owner ji
 	if changed {
 		var stored []byte
 		if next.PendingIn && !cur.PendingIn {
-			stored = st.AppendXML(nil, stanza.NSClient)
+			stored = storedRequest(st).AppendXML(nil, stanza.NSClient)
 		}
 		if err := m.apply(ctx, owner, a, from, next, stored); err != nil {
 			m.unlock(owner, a)
@@ -385,4 +414,57 @@ func (m *Module) accountRemoved(ctx context.Context, user jid.JID) {
 			m.toContact(ctx, user, c.contact, subscription.Unsubscribed)
 		}
 	}
+	// Whatever the rosters in memory still hold about the account (a
+	// pre-approval, a request, a state a block kept from changing) is
+	// forgotten as storage forgets it, so that an account created again
+	// under the name inherits nothing.
+	m.mu.Lock()
+	others := make([]jid.JID, 0, len(m.accounts))
+	for j := range m.accounts {
+		if j != user {
+			others = append(others, j)
+		}
+	}
+	m.mu.Unlock()
+	for _, o := range others {
+		a, err := m.lock(ctx, o)
+		if err != nil {
+			continue
+		}
+		st := a.state(user)
+		if st != (subscription.State{}) {
+			if err := m.apply(ctx, o, a, user, subscription.State{}, nil); err != nil {
+				m.log.Error("forgetting a removed account", "account", o.String(), "err", err)
+			}
+		}
+		m.unlock(o, a)
+	}
 }
+
+// Limits on what is kept of a subscription request until it is answered.
+const (
+	maxStatusBytes = 1024
+	maxNickBytes   = 256
+)
+
+// storedRequest is what is kept of a subscription request: its addresses,
+// type and id, and its <status/> and nickname (XEP-0172) when short;
+// nothing else a sender attached is stored, so that requests cannot fill
+// storage or a victim's login.
+func storedRequest(st *stanza.Element) *stanza.Element {
+	out := stanza.NewElement(stanza.NSClient, "presence", "type", stanza.TypeSubscribe,
+		"from", st.Attr("from"), "to", st.Attr("to"))
+	if id := st.Attr("id"); id != "" && len(id) <= 128 {
+		out.SetAttr("id", id)
+	}
+	if status := st.Child(stanza.NSClient, "status"); status != nil && len(status.Text()) <= maxStatusBytes {
+		out.Append(stanza.NewElement(stanza.NSClient, "status").AppendText(status.Text()))
+	}
+	if nick := st.Child(nsNick, "nick"); nick != nil && len(nick.Text()) <= maxNickBytes {
+		out.Append(stanza.NewElement(nsNick, "nick").AppendText(nick.Text()))
+	}
+	return out
+}
+
+// nsNick is User Nickname (XEP-0172).
+const nsNick = "http://jabber.org/protocol/nick"
