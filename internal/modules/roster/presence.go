@@ -132,13 +132,15 @@ func (m *Module) broadcast(ctx context.Context, st *stanza.Element, s module.Ses
 	// The account's own other resources count as a publisher too, as if
 	// the server had probed the user's bare JID.
 	for _, c := range append(publishers, user) {
+		sessions := m.h.Sessions(c)
 		// §4.3.2: the contact's own roster decides whether the user may
 		// see its presence; the two rosters can disagree (a cancellation
-		// that a block dropped).
-		if c != user && !m.receivesPresence(ctx, c, user) {
+		// that a block dropped). Asked only of contacts that are online,
+		// whose roster is in memory.
+		if len(sessions) == 0 || (c != user && !m.receivesPresence(ctx, c, user)) {
 			continue
 		}
-		for _, r := range m.h.Sessions(c) {
+		for _, r := range sessions {
 			if p := r.LastPresence(); p != nil && r.Available() && r != s {
 				cp := p.ShallowCopy()
 				cp.SetAttr("to", from.String())
