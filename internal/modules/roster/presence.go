@@ -362,10 +362,7 @@ func (m *Module) sendUnavailable(ctx context.Context, user, contact jid.JID) {
 func (m *Module) sessionEnd(ctx context.Context, s module.Session) {
 	user := s.JID().Bare()
 	defer func() {
-		m.mu.Lock()
-		a := m.accounts[user]
-		m.mu.Unlock()
-		if a != nil {
+		if a := m.existing(user); a != nil {
 			m.unref(user, a)
 		}
 	}()
@@ -420,15 +417,10 @@ func (m *Module) accountRemoved(ctx context.Context, user jid.JID) {
 	// pre-approval, a request, a state a block kept from changing) is
 	// forgotten as storage forgets it, so that an account created again
 	// under the name inherits nothing.
-	m.mu.Lock()
-	others := make([]jid.JID, 0, len(m.accounts))
-	for j := range m.accounts {
-		if j != user {
-			others = append(others, j)
+	for _, o := range m.loaded() {
+		if o == user {
+			continue
 		}
-	}
-	m.mu.Unlock()
-	for _, o := range others {
 		a, err := m.lock(ctx, o)
 		if err != nil {
 			continue

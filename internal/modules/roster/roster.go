@@ -57,17 +57,58 @@ type Module struct {
 	domain jid.JID
 	nextID atomic.Uint64
 
-	mu       sync.Mutex
-	accounts map[jid.JID]*account // guarded by mu
+	// The rosters in memory, in shards so that the presence of unrelated
+	// accounts does not contend on one lock.
+	shards [nShards]accountShard
+
+	mu sync.Mutex
 	// pendingUsers holds the accounts that may have pending requests
 	// (loaded at start, added to on every new one), so that loading a
 	// roster reads them only when there may be some.
 	pendingUsers map[string]struct{} // guarded by mu
 }
 
+const nShards = 64
+
+type accountShard struct {
+	mu       sync.Mutex
+	accounts map[jid.JID]*account // guarded by mu
+}
+
+func (m *Module) shard(bare jid.JID) *accountShard {
+	h := uint32(2166136261) // FNV-1a of the bare JID
+	s := bare.String()
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint32(s[i])) * 16777619
+	}
+	return &m.shards[h%nShards]
+}
+
+// loaded returns the accounts whose roster is in memory.
+func (m *Module) loaded() []jid.JID {
+	var out []jid.JID
+	for i := range m.shards {
+		sh := &m.shards[i]
+		sh.mu.Lock()
+		for j := range sh.accounts {
+			out = append(out, j)
+		}
+		sh.mu.Unlock()
+	}
+	return out
+}
+
+// existing returns bare's entry if its roster is in memory.
+func (m *Module) existing(bare jid.JID) *account {
+	sh := m.shard(bare)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.accounts[bare]
+}
+
 // account is one account's roster in memory.
 type account struct {
-	refs int // guarded by Module.mu: bound sessions plus operations in progress
+	refs int // guarded by its shard's mu: bound sessions plus operations in progress
 
 	mu      sync.Mutex
 	loaded  bool
@@ -78,7 +119,11 @@ type account struct {
 
 // New returns the module with its defaults.
 func New() *Module {
-	return &Module{cfg: Config{MaxItems: 1000}, accounts: make(map[jid.JID]*account)}
+	m := &Module{cfg: Config{MaxItems: 1000}}
+	for i := range m.shards {
+		m.shards[i].accounts = make(map[jid.JID]*account)
+	}
+	return m
 }
 
 // Info implements module.Module.
@@ -122,24 +167,26 @@ func (m *Module) Start(ctx context.Context, h module.Host) error {
 func (m *Module) Stop(context.Context) error { return nil }
 
 func (m *Module) ref(bare jid.JID) *account {
-	m.mu.Lock()
-	a := m.accounts[bare]
+	sh := m.shard(bare)
+	sh.mu.Lock()
+	a := sh.accounts[bare]
 	if a == nil {
 		a = &account{}
-		m.accounts[bare] = a
+		sh.accounts[bare] = a
 	}
 	a.refs++
-	m.mu.Unlock()
+	sh.mu.Unlock()
 	return a
 }
 
 func (m *Module) unref(bare jid.JID, a *account) {
-	m.mu.Lock()
+	sh := m.shard(bare)
+	sh.mu.Lock()
 	a.refs--
-	if a.refs == 0 && m.accounts[bare] == a {
-		delete(m.accounts, bare)
+	if a.refs == 0 && sh.accounts[bare] == a {
+		delete(sh.accounts, bare)
 	}
-	m.mu.Unlock()
+	sh.mu.Unlock()
 }
 
 // lock returns bare's roster, loaded and locked; unlock releases it.
