@@ -121,6 +121,12 @@ type SentHook func(ctx context.Context, st *stanza.Element, from jid.JID)
 // payload or a stanza.Error, like an IQHandler.
 type RegistrationHandler func(ctx context.Context, ip netip.Addr, iq *stanza.Element) (*stanza.Element, error)
 
+// ServiceHandler handles every stanza addressed to a service domain of
+// this server (pubsub.<domain>, ...): from is the sender, to the parsed
+// address. Errors to send back are the handler's to route. It must not
+// block on another session's socket.
+type ServiceHandler func(ctx context.Context, st *stanza.Element, from, to jid.JID)
+
 // AccountHook runs when a local account (its bare JID) is being removed,
 // before its data is deleted. It must not block on another session.
 type AccountHook func(ctx context.Context, account jid.JID)
@@ -197,6 +203,13 @@ type Host interface {
 	// authentication; the stream features then offer it. At most one.
 	HandleRegistration(h RegistrationHandler)
 
+	// AddService makes this server host the service domain (a subdomain
+	// such as pubsub.<domain>), whose stanzas all go to h, and lists it in
+	// the server's disco#items with name.
+	AddService(domain, name string, h ServiceHandler)
+	// ServiceItems lists the service domains, for disco#items.
+	ServiceItems() []Item
+
 	// OnAccountRemoved adds a hook run by RemoveAccount.
 	OnAccountRemoved(priority int, h AccountHook)
 	// RemoveAccount removes a local account: it runs the account-removed
@@ -222,6 +235,11 @@ type Host interface {
 	Modules() []Info
 	// ServerConfig is the server's configuration, read-only.
 	ServerConfig() *config.Config
+}
+
+// Item is a service discovery item (XEP-0030 §4.1).
+type Item struct {
+	JID, Name string
 }
 
 // Identity is a service discovery identity (XEP-0030 §3.1).

@@ -49,6 +49,8 @@ type Registry struct {
 	sent       []SentHook
 	register   RegistrationHandler
 	subscribed func(ctx context.Context, user, contact jid.JID) bool
+	services   map[string]ServiceHandler
+	items      []Item
 	presence   PresenceHandler
 	undeliv    UndeliverableHandler
 	streamFeat []func() *stanza.Element
@@ -153,6 +155,9 @@ func (r *Registry) MessageSent(ctx context.Context, st *stanza.Element, from jid
 		h(ctx, st, from)
 	}
 }
+
+// Service returns the handler of a service domain, or nil.
+func (r *Registry) Service(domain string) ServiceHandler { return r.services[domain] }
 
 // Registration returns the pre-authentication registration handler, or nil.
 func (r *Registry) Registration() RegistrationHandler { return r.register }
@@ -391,3 +396,21 @@ func (h *host) Subscribed(ctx context.Context, user, contact jid.JID) bool {
 	}
 	return h.reg.subscribed(ctx, user, contact)
 }
+
+func (h *host) AddService(domain, name string, hd ServiceHandler) {
+	h.reg.mustOpen("AddService")
+	d, err := jid.NormalizeDomain(domain)
+	if err != nil || d != domain || hd == nil || domain == h.deps.Domain.Domain() {
+		panic("module: " + h.name + ": invalid service domain " + domain)
+	}
+	if _, dup := h.reg.services[domain]; dup {
+		panic("module: " + h.name + ": duplicate service domain " + domain)
+	}
+	if h.reg.services == nil {
+		h.reg.services = make(map[string]ServiceHandler)
+	}
+	h.reg.services[domain] = hd
+	h.reg.items = append(h.reg.items, Item{JID: domain, Name: name})
+}
+
+func (h *host) ServiceItems() []Item { return h.reg.items }

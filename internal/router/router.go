@@ -124,6 +124,10 @@ func (r *Router) route(ctx context.Context, st *stanza.Element, from, to jid.JID
 		// Presence with no 'to' is the sender's broadcast: handled by the
 		// session layer and presence hooks, never routed here.
 	case to.Domain() != r.domain.Domain():
+		if h := r.mods.Service(to.Domain()); h != nil {
+			h(ctx, st, from, to)
+			return
+		}
 		// RFC 6120 §10.4: no server-to-server in this build.
 		if kind != stanza.KindPresence {
 			r.bounce(ctx, st, stanza.NewError(stanza.RemoteServerNotFound, "this server does not federate"))

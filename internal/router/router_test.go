@@ -61,6 +61,10 @@ func newFixture(t testing.TB) *fixture {
 	h.HandleIQ(module.ToServer, stanza.TypeSet, "urn:echo", "q", module.IQHandlerFunc(func(context.Context, *stanza.Element) (*stanza.Element, error) {
 		return nil, stanza.NewError(stanza.NotAllowed, "")
 	}))
+	h.AddService("svc.example.com", "Echo service", func(ctx context.Context, st *stanza.Element, from, to jid.JID) {
+		// Answer with the address the stanza was routed to, back to the sender.
+		f.r.Route(ctx, stanza.NewElement(stanza.NSClient, "message", "from", to.String(), "to", from.String(), "id", st.Attr("id")))
+	})
 	mods.Seal()
 	for _, s := range []struct {
 		jid       string
@@ -261,5 +265,22 @@ func benchRoute(b *testing.B, addr, receiver string) {
 				b.Fatal("the receiver got nothing")
 			}
 		}
+	}
+}
+
+// TestServiceDomain: stanzas to a hosted service domain, with or without
+// a local part or resource, go to its handler; other domains still bounce.
+func TestServiceDomain(t *testing.T) {
+	f := newFixture(t)
+	for _, to := range []string{"svc.example.com", "node@svc.example.com", "svc.example.com/res"} {
+		f.r.Route(context.Background(), stanza.NewElement(stanza.NSClient, "message", "from", "sender@example.com/s", "to", to, "id", "m"))
+		got := f.conns["sender@example.com/s"].take()
+		if len(got) != 1 || got[0].Attr("from") != to || got[0].Attr("type") == "error" {
+			t.Fatalf("to %s: got %v", to, got)
+		}
+	}
+	f.r.Route(context.Background(), stanza.NewElement(stanza.NSClient, "message", "from", "sender@example.com/s", "to", "other.example.com", "id", "m"))
+	if got := f.conns["sender@example.com/s"].take(); len(got) != 1 || got[0].Attr("type") != "error" {
+		t.Fatalf("unhosted domain: got %v", got)
 	}
 }

@@ -156,8 +156,20 @@ func (m *Module) items(ctx context.Context, iq *stanza.Element) (*stanza.Element
 	if q.Attr("node") != "" {
 		return nil, stanza.NewError(stanza.ItemNotFound, "")
 	}
-	if t, own := target(iq); t == module.ToAccount && !own {
+	t, own := target(iq)
+	if t == module.ToAccount && !own {
 		return nil, stanza.NewError(stanza.ServiceUnavailable, "")
 	}
-	return stanza.NewElement(NSItems, "query"), nil
+	res := stanza.NewElement(NSItems, "query")
+	if t == module.ToServer {
+		// §4.1: the services this server hosts.
+		for _, it := range m.h.ServiceItems() {
+			el := stanza.NewElement(NSItems, "item", "jid", it.JID)
+			if it.Name != "" {
+				el.SetAttr("name", it.Name)
+			}
+			res.Append(el)
+		}
+	}
+	return res, nil
 }
