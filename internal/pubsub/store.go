@@ -68,6 +68,18 @@ type Store interface {
 	Items(ctx context.Context, id NodeID, q ItemQuery) (ItemPage, error)
 }
 
+// StoreProvider is a storage backend that holds many services. PubSubStore
+// hands out the Store of one service, keyed by a string the caller chooses
+// and keeps stable across restarts, such as "pubsub.example.com" for a
+// pubsub component or "pep:alice" for the PEP service of the account alice.
+// Services are isolated: nodes of one key are invisible to the others, and
+// PubSubStore called again with the same key returns a Store over the same
+// data. A backend that deletes accounts removes the PEP service "pep:" +
+// username with the account.
+type StoreProvider interface {
+	PubSubStore(service string) Store
+}
+
 // NodeState is a node with its affiliations and subscriptions, as loaded
 // from and created in a Store.
 type NodeState struct {

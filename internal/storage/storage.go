@@ -64,7 +64,9 @@ type Users interface {
 	SetCredentials(ctx context.Context, username string, keys map[string]SCRAMKey) error
 	// DeleteUser removes the account and everything stored for it,
 	// atomically: credentials, roster, pending subscription requests,
-	// offline messages, documents and blocklist. It also removes what other
+	// offline messages, documents and blocklist, and its PEP nodes
+	// (service "pep:<username>") with their affiliations, subscriptions and
+	// items, in a backend that stores pubsub. It also removes what other
 	// accounts hold about it, so that an account registered again under the
 	// same name inherits nothing: roster items and pending requests of
 	// other accounts whose Contact has this username as its localpart (this

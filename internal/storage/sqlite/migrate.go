@@ -86,6 +86,74 @@ var migrations = []string{
 		jid      TEXT NOT NULL,
 		PRIMARY KEY (username, jid)
 	) STRICT, WITHOUT ROWID;`,
+
+	// 3: publish-subscribe (XEP-0060) and PEP (XEP-0163). Every row belongs
+	// to one service, keyed by the text pubsub.StoreProvider hands out
+	// ("pubsub.example.com", "pep:<username>"). Rows of a node go with it
+	// through ON DELETE CASCADE; parents name collections without a foreign
+	// key, and DeleteNode removes them explicitly.
+	//
+	// type, affiliation and state are the XEP-0060 names ('leaf',
+	// 'publisher', 'subscribed'). config and options are pubsub.Config and
+	// pubsub.SubOptions as encoding/json writes them (Go field names,
+	// durations in nanoseconds, enumerations as numbers); a field absent
+	// from a stored document takes its default when read. JIDs are their
+	// normalised text, '' for none. created and published are Unix
+	// milliseconds. A node's parents are ordered by pos.
+	//
+	// An item's order is its seq (the rowid, larger for newer items; a
+	// re-published item gets a new one); pubsub_items_seq serves the
+	// newest-first pages and counts from the index alone, and the payload
+	// comes last in the row so that the columns before it are read without
+	// its overflow pages.
+	`CREATE TABLE pubsub_nodes (
+		service TEXT NOT NULL,
+		node    TEXT NOT NULL,
+		type    TEXT NOT NULL,
+		config  TEXT NOT NULL,
+		created INTEGER NOT NULL,
+		creator TEXT NOT NULL,
+		PRIMARY KEY (service, node)
+	) STRICT, WITHOUT ROWID;
+	CREATE TABLE pubsub_parents (
+		service TEXT NOT NULL,
+		node    TEXT NOT NULL,
+		parent  TEXT NOT NULL,
+		pos     INTEGER NOT NULL,
+		PRIMARY KEY (service, node, parent),
+		FOREIGN KEY (service, node) REFERENCES pubsub_nodes (service, node) ON DELETE CASCADE
+	) STRICT, WITHOUT ROWID;
+	CREATE INDEX pubsub_parents_parent ON pubsub_parents (service, parent);
+	CREATE TABLE pubsub_affiliations (
+		service     TEXT NOT NULL,
+		node        TEXT NOT NULL,
+		jid         TEXT NOT NULL,
+		affiliation TEXT NOT NULL,
+		PRIMARY KEY (service, node, jid),
+		FOREIGN KEY (service, node) REFERENCES pubsub_nodes (service, node) ON DELETE CASCADE
+	) STRICT, WITHOUT ROWID;
+	CREATE TABLE pubsub_subscriptions (
+		service TEXT NOT NULL,
+		node    TEXT NOT NULL,
+		jid     TEXT NOT NULL,
+		subid   TEXT NOT NULL,
+		state   TEXT NOT NULL,
+		options TEXT NOT NULL,
+		PRIMARY KEY (service, node, jid, subid),
+		FOREIGN KEY (service, node) REFERENCES pubsub_nodes (service, node) ON DELETE CASCADE
+	) STRICT, WITHOUT ROWID;
+	CREATE TABLE pubsub_items (
+		seq       INTEGER PRIMARY KEY,
+		service   TEXT NOT NULL,
+		node      TEXT NOT NULL,
+		item_id   TEXT NOT NULL,
+		published INTEGER NOT NULL,
+		publisher TEXT NOT NULL,
+		payload   BLOB,
+		FOREIGN KEY (service, node) REFERENCES pubsub_nodes (service, node) ON DELETE CASCADE
+	) STRICT;
+	CREATE UNIQUE INDEX pubsub_items_id ON pubsub_items (service, node, item_id);
+	CREATE INDEX pubsub_items_seq ON pubsub_items (service, node, seq, published, item_id);`,
 }
 
 // SchemaVersionError reports a database whose schema is newer than this

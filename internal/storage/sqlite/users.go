@@ -108,8 +108,9 @@ func (u *users) SetCredentials(ctx context.Context, username string, keys map[st
 }
 
 // DeleteUser removes the account (its credentials go with it through ON
-// DELETE CASCADE) and every row stored for the username, and strips what
-// other accounts hold about it, all in one transaction.
+// DELETE CASCADE), every row stored for the username and its PEP service
+// (pubsub service "pep:<username>"), and strips what other accounts hold
+// about it, all in one transaction.
 func (u *users) DeleteUser(ctx context.Context, username string) error {
 	err := u.s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE username = ?`, username)
@@ -128,6 +129,9 @@ func (u *users) DeleteUser(ctx context.Context, username string) error {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE username = ?`, username); err != nil {
 				return fmt.Errorf("%s: %w", table, err)
 			}
+		}
+		if err := deletePubSubService(ctx, tx, pepPrefix+username); err != nil {
+			return fmt.Errorf("pep: %w", err)
 		}
 		return stripContact(ctx, tx, username)
 	})
