@@ -27,6 +27,14 @@ type handler interface {
 	batchEnd()
 }
 
+// replyHandler is a handler that also takes the replies (result and error
+// IQs) to the requests its connection sent after login.
+type replyHandler interface {
+	handler
+	// reply is called on the reader goroutine like message.
+	reply(el *stanza.Element)
+}
+
 // conn is one client connection. Until login returns, one goroutine owns
 // it; afterwards its reader goroutine owns the decoder and every write goes
 // through wmu.
@@ -89,7 +97,11 @@ func (c *conn) readLoop(h handler) {
 				h.message(el)
 			}
 		case stanza.KindIQ:
-			c.answerIQ(el)
+			if r, ok := h.(replyHandler); ok && isReply(el) {
+				r.reply(el)
+			} else {
+				c.answerIQ(el)
+			}
 		case stanza.KindNone:
 			if el.Space == stanza.NSStream && el.Local == "error" {
 				c.end(streamErr(el))
@@ -109,6 +121,12 @@ func (c *conn) end(err error) {
 	}
 	c.lost.Store(true)
 	c.st.fail("connection lost", err)
+}
+
+// isReply reports whether el is an IQ result or error.
+func isReply(el *stanza.Element) bool {
+	t := el.Attr("type")
+	return t == stanza.TypeResult || t == stanza.TypeError
 }
 
 // answerIQ replies to a request from the server: a result for a ping
@@ -237,14 +255,18 @@ func streamErr(el *stanza.Element) error {
 
 // stanzaErr describes an error stanza (RFC 6120 §8.3).
 func stanzaErr(el *stanza.Element) error {
-	cond := "undefined-condition"
+	return errors.New(el.Local + " error " + stanzaCondition(el))
+}
+
+// stanzaCondition returns the defined condition of an error stanza (RFC
+// 6120 §8.3.3), undefined-condition when it names none.
+func stanzaCondition(el *stanza.Element) string {
 	if e := el.Child("", "error"); e != nil {
 		for _, n := range e.Children {
 			if n.Elem != nil && n.Elem.Space == stanza.NSStanzas && n.Elem.Local != "text" {
-				cond = n.Elem.Local
-				break
+				return n.Elem.Local
 			}
 		}
 	}
-	return errors.New(el.Local + " error " + cond)
+	return "undefined-condition"
 }

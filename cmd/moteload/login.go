@@ -20,7 +20,8 @@ import (
 // address) and negotiates a session for user: stream (RFC 6120 §4),
 // STARTTLS or direct TLS (§5, XEP-0368), SASL (§6), resource binding (§7),
 // the legacy session IQ when the server requires it (RFC 3921 §3), and
-// initial presence (RFC 6121 §4.2). The reader is not started.
+// initial presence (RFC 6121 §4.2) unless o.NoPresence. The reader is not
+// started.
 //
 // Features are looked up by name, so their order does not matter.
 func (o *Options) login(ctx context.Context, idx int, user string, st *stats) (*conn, error) {
@@ -259,7 +260,7 @@ func saslOutcome(el *stanza.Element) error {
 }
 
 // bind binds a resource (RFC 6120 §7), opens the legacy session if the
-// server requires it, and sends initial presence.
+// server requires it, and sends initial presence unless o.NoPresence.
 func (o *Options) bind(c *conn, features *stanza.Element) error {
 	if features.Child(stanza.NSBind, "bind") == nil {
 		return errors.New("bind: not offered")
@@ -287,6 +288,9 @@ func (o *Options) bind(c *conn, features *stanza.Element) error {
 		if _, err := c.call(`<iq type='set' id='sess1'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>`, "sess1"); err != nil {
 			return fmt.Errorf("session: %w", err)
 		}
+	}
+	if o.NoPresence {
+		return nil
 	}
 	pres := `<presence/>`
 	if o.Priority != nil {
@@ -323,6 +327,20 @@ func (c *conn) next() (*stanza.Element, error) {
 // call sends an IQ request with the given id during login and returns its
 // result, skipping anything else the server sends meanwhile.
 func (c *conn) call(req, id string) (*stanza.Element, error) {
+	el, err := c.exchange(req, id)
+	if err != nil {
+		return nil, err
+	}
+	if el.Attr("type") == stanza.TypeResult {
+		return el, nil
+	}
+	return nil, stanzaErr(el)
+}
+
+// exchange sends an IQ request with the given id while no reader runs and
+// returns its reply, a result or an error IQ, skipping anything else the
+// server sends meanwhile.
+func (c *conn) exchange(req, id string) (*stanza.Element, error) {
 	if err := c.write(req); err != nil {
 		return nil, err
 	}
@@ -331,12 +349,8 @@ func (c *conn) call(req, id string) (*stanza.Element, error) {
 		if err != nil {
 			return nil, err
 		}
-		if stanza.KindOf(el) != stanza.KindIQ || el.Attr("id") != id {
-			continue
-		}
-		if el.Attr("type") == stanza.TypeResult {
+		if stanza.KindOf(el) == stanza.KindIQ && el.Attr("id") == id && isReply(el) {
 			return el, nil
 		}
-		return nil, stanzaErr(el)
 	}
 }

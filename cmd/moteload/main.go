@@ -4,6 +4,7 @@
 //
 //	moteload connect [flags]   N concurrent connections that log in and stay idle
 //	moteload pairs   [flags]   K sender/receiver pairs exchanging one-to-one messages
+//	moteload fanout  [flags]   one publisher, N subscribers of a pubsub node (XEP-0060)
 //
 // Progress goes to stderr once a second; each result is one JSON line on
 // stdout (and appended to -json FILE). With -pid, the server's CPU time and
@@ -51,7 +52,8 @@ func tuneRuntime() {
 const usage = `usage:
   moteload connect [flags]   N concurrent connections that log in and stay idle
   moteload pairs   [flags]   K sender/receiver pairs exchanging one-to-one messages
-Run "moteload connect -h" or "moteload pairs -h" for the flags.
+  moteload fanout  [flags]   one publisher, N subscribers of a pubsub node (XEP-0060)
+Run "moteload SCENARIO -h" for the flags.
 `
 
 // run is main without the process: it parses args, runs one scenario and
@@ -111,6 +113,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 		scenario = func(ctx context.Context) (any, error) {
 			p.Options = o
 			return RunPairs(ctx, p)
+		}
+	case "fanout":
+		var f FanoutConfig
+		fs.IntVar(&f.Subscribers, "n", 100, "subscribers (accounts PREFIX2..PREFIX(n+1); PREFIX1 publishes)")
+		fs.StringVar(&f.Service, "service", "", "pubsub service `JID` (default pubsub.DOMAIN)")
+		fs.StringVar(&f.Node, "node", "moteload", "pubsub node `name`, created if it does not exist")
+		fs.BoolVar(&f.Fresh, "fresh", false, "delete the node first and create it anew (default: reuse an existing node)")
+		var presence bool
+		fs.BoolVar(&presence, "presence", true, "send initial presence after login; notifications to a bare JID reach only available resources (RFC 6121 §8.5.2)")
+		fs.DurationVar(&f.Duration, "duration", 20*time.Second, "measurement time")
+		fs.DurationVar(&f.Warmup, "warmup", 3*time.Second, "publishing time before the measurement")
+		fs.DurationVar(&f.Drain, "drain", 2*time.Second, "longest wait for notifications in flight after the measurement")
+		fs.IntVar(&f.Window, "window", 0, "saturate: items in flight, each complete when every subscriber has it (default 4 unless -rate)")
+		fs.Float64Var(&f.Rate, "rate", 0, "open loop: items published per second, paced evenly")
+		scenario = func(ctx context.Context) (any, error) {
+			f.Options = o
+			f.NoPresence = !presence
+			return RunFanout(ctx, f)
 		}
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
@@ -175,6 +195,8 @@ func isNilResult(res any) bool {
 	case *ConnectResult:
 		return r == nil
 	case *PairsResult:
+		return r == nil
+	case *FanoutResult:
 		return r == nil
 	}
 	return false

@@ -44,6 +44,7 @@ type Options struct {
 	Password    string   // the same for every account
 	Resource    string   // resource to bind; "" lets the server choose
 	Priority    *int     // presence priority, nil for none
+	NoPresence  bool     // log in without sending initial presence
 	PID         int      // server process for CPU and RSS figures; 0 for none
 	Label       string   // server name echoed into the result
 	SourceIPs   []net.IP // local addresses for outgoing connections, round-robin

@@ -66,6 +66,52 @@ type PairsResult struct {
 	Errors int64   `json:"errors"`
 }
 
+// FanoutResult is the outcome of the fanout scenario, one JSON line.
+type FanoutResult struct {
+	Scenario    string  `json:"scenario"` // "fanout"
+	Label       string  `json:"label"`
+	Service     string  `json:"service"`     // pubsub service JID
+	Node        string  `json:"node"`        // node name
+	Presence    bool    `json:"presence"`    // the connections sent initial presence
+	Subscribers int     `json:"subscribers"` // subscribers that subscribed
+	Mode        string  `json:"mode"`        // "window" or "rate"
+	Window      int     `json:"window"`      // items in flight (window mode)
+	Rate        float64 `json:"rate"`        // items published per second (rate mode)
+	// Items counts items published during the measurement, Deliveries the
+	// notifications of them that arrived by the end of the drain, and Lost
+	// the notifications expected for them (subscribers times the items
+	// whose publish did not fail) that did not arrive.
+	// Duplicates counts notifications a subscriber had received already
+	// (whatever the item); they are not deliveries.
+	Items      int64 `json:"items"`
+	Deliveries int64 `json:"deliveries"`
+	Lost       int64 `json:"lost"`
+	Duplicates int64 `json:"duplicates"`
+	// Seconds is the measurement's length; ItemsPerSec the items published
+	// and DeliveriesPerSec the notifications that arrived during it per
+	// second.
+	Seconds          float64 `json:"seconds"`
+	ItemsPerSec      float64 `json:"items_per_sec"`
+	DeliveriesPerSec float64 `json:"deliveries_per_sec"`
+	// ServerCPUS is the server's CPU time during the measurement and
+	// DeliveriesPerCPUSec the notifications that arrived during it per CPU
+	// second; both need a server PID.
+	ServerCPUS          *float64 `json:"server_cpu_s,omitempty"`
+	DeliveriesPerCPUSec *float64 `json:"deliveries_per_cpu_sec,omitempty"`
+	// Latency percentiles of the notifications of measured items,
+	// publisher's buffer to subscriber's parser, in milliseconds.
+	P50MS  float64 `json:"p50_ms"`
+	P99MS  float64 `json:"p99_ms"`
+	P999MS float64 `json:"p999_ms"`
+	// PublishErrors counts publish requests answered with an error and
+	// SubscribeErrors subscriptions that failed or were not active;
+	// Errors counts every error of the run: those, failed logins, lost
+	// connections and bounced messages.
+	PublishErrors   int64 `json:"publish_errors"`
+	SubscribeErrors int64 `json:"subscribe_errors"`
+	Errors          int64 `json:"errors"`
+}
+
 // emit writes v as one JSON line to w and, when path is not empty,
 // appends the same line to the file at path.
 func emit(w io.Writer, path string, v any) error {

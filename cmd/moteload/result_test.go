@@ -33,6 +33,10 @@ func TestResultShape(t *testing.T) {
 	pairsBase := []string{"scenario", "label", "pairs", "mode", "window", "rate", "sent", "received", "lost",
 		"seconds", "msgs_per_sec", "p50_ms", "p99_ms", "p999_ms", "errors"}
 	pairsPID := []string{"server_cpu_s", "msgs_per_cpu_sec"}
+	fanoutBase := []string{"scenario", "label", "service", "node", "presence", "subscribers", "mode", "window", "rate",
+		"items", "deliveries", "lost", "duplicates", "seconds", "items_per_sec", "deliveries_per_sec",
+		"p50_ms", "p99_ms", "p999_ms", "publish_errors", "subscribe_errors", "errors"}
+	fanoutPID := []string{"server_cpu_s", "deliveries_per_cpu_sec"}
 	tests := []struct {
 		name string
 		v    any
@@ -45,6 +49,9 @@ func TestResultShape(t *testing.T) {
 		{"pairs without pid", &PairsResult{Scenario: "pairs"}, sorted(pairsBase...)},
 		{"pairs with pid", &PairsResult{Scenario: "pairs", ServerCPUS: ptr(1.0), MsgsPerCPUSec: ptr(9.0)},
 			sorted(append(pairsBase, pairsPID...)...)},
+		{"fanout without pid", &FanoutResult{Scenario: "fanout"}, sorted(fanoutBase...)},
+		{"fanout with pid", &FanoutResult{Scenario: "fanout", ServerCPUS: ptr(1.0), DeliveriesPerCPUSec: ptr(9.0)},
+			sorted(append(fanoutBase, fanoutPID...)...)},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"github.com/mote-xmpp/mote/internal/modules/offline"
 	"github.com/mote-xmpp/mote/internal/modules/ping"
 	"github.com/mote-xmpp/mote/internal/modules/private"
+	"github.com/mote-xmpp/mote/internal/modules/pubsub"
 	"github.com/mote-xmpp/mote/internal/modules/register"
 	"github.com/mote-xmpp/mote/internal/modules/roster"
 	"github.com/mote-xmpp/mote/internal/modules/vcard"
@@ -32,5 +33,6 @@ func Builtin() []module.Module {
 		private.New(),
 		blocking.New(),
 		carbons.New(),
+		pubsub.New(),
 	}
 }
