@@ -224,6 +224,10 @@ type Host interface {
 
 	// Route sends a stanza from the server (from is set by the caller).
 	Route(ctx context.Context, st *stanza.Element)
+	// RouteParsed is Route for a caller that has the stanza's from and to
+	// already parsed (they must match its attributes): a fan-out of many
+	// stanzas saves parsing them again.
+	RouteParsed(ctx context.Context, st *stanza.Element, from, to jid.JID)
 	// SendIQ sends an IQ get/set from the server and calls f once with the
 	// reply, or with an error when none arrives within the timeout.
 	SendIQ(ctx context.Context, iq *stanza.Element, f IQResultFunc)

@@ -180,6 +180,7 @@ func (r *Registry) StreamFeatures() []*stanza.Element {
 // Router is what a Host needs from the router.
 type Router interface {
 	Route(ctx context.Context, st *stanza.Element)
+	RouteParsed(ctx context.Context, st *stanza.Element, from, to jid.JID)
 	SendIQ(ctx context.Context, iq *stanza.Element, f IQResultFunc)
 }
 
@@ -227,6 +228,10 @@ func (h *host) Identities() []Identity       { return h.reg.Identities() }
 func (h *host) Modules() []Info              { return h.reg.Modules() }
 
 func (h *host) Route(ctx context.Context, st *stanza.Element) { h.deps.Router.Route(ctx, st) }
+
+func (h *host) RouteParsed(ctx context.Context, st *stanza.Element, from, to jid.JID) {
+	h.deps.Router.RouteParsed(ctx, st, from, to)
+}
 
 func (h *host) SendIQ(ctx context.Context, iq *stanza.Element, f IQResultFunc) {
 	h.deps.Router.SendIQ(ctx, iq, f)

@@ -70,6 +70,12 @@ func (r *Router) Route(ctx context.Context, st *stanza.Element) {
 	r.route(ctx, st, from, to)
 }
 
+// RouteParsed is Route with from and to already parsed; they must be
+// what the stanza's attributes say.
+func (r *Router) RouteParsed(ctx context.Context, st *stanza.Element, from, to jid.JID) {
+	r.route(ctx, st, from, to)
+}
+
 func parseTo(st *stanza.Element) (jid.JID, error) {
 	s := st.Attr("to")
 	if s == "" {

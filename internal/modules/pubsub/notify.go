@@ -185,7 +185,7 @@ func (m *Module) deliver(ctx context.Context, ev *ps.Event) {
 			k++
 		}
 		msg.el.Children = msg.kids[:k:k]
-		m.h.Route(ctx, &msg.el)
+		m.h.RouteParsed(ctx, &msg.el, m.jid, r.JID)
 	}
 }
 
