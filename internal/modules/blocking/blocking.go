@@ -253,23 +253,9 @@ func (m *Module) filter(_ context.Context, st *stanza.Element, from, to jid.JID)
 	return module.ErrDrop
 }
 
-// own checks that a request concerns the sender's own account.
-func own(iq *stanza.Element) (jid.JID, error) {
-	from, err := jid.Parse(iq.Attr("from"))
-	if err != nil {
-		return jid.JID{}, stanza.NewError(stanza.BadRequest, "")
-	}
-	if to := iq.Attr("to"); to != "" {
-		if t, err := jid.Parse(to); err != nil || t != from.Bare() {
-			return jid.JID{}, stanza.NewError(stanza.Forbidden, "")
-		}
-	}
-	return from, nil
-}
-
 // get returns the blocklist (§3.2) and subscribes the session to pushes.
 func (m *Module) get(ctx context.Context, iq *stanza.Element) (*stanza.Element, error) {
-	from, err := own(iq)
+	from, err := module.OwnAccount(iq, stanza.Forbidden)
 	if err != nil {
 		return nil, err
 	}
@@ -318,7 +304,7 @@ func strs(js []jid.JID) []string {
 // block adds JIDs (§3.3): each one that received the user's presence gets
 // unavailable presence first, then the block is in force.
 func (m *Module) block(ctx context.Context, iq *stanza.Element) (*stanza.Element, error) {
-	from, err := own(iq)
+	from, err := module.OwnAccount(iq, stanza.Forbidden)
 	if err != nil {
 		return nil, err
 	}
@@ -360,7 +346,7 @@ func (m *Module) block(ctx context.Context, iq *stanza.Element) (*stanza.Element
 // unblock removes JIDs, or all with no item (§3.4, §3.5); those allowed to
 // receive the user's presence get it again.
 func (m *Module) unblock(ctx context.Context, iq *stanza.Element) (*stanza.Element, error) {
-	from, err := own(iq)
+	from, err := module.OwnAccount(iq, stanza.Forbidden)
 	if err != nil {
 		return nil, err
 	}

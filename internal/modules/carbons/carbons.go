@@ -72,15 +72,10 @@ func (m *Module) Stop(context.Context) error { return nil }
 // requests simply succeed again (§9.1).
 func (m *Module) toggle(on bool) module.IQHandler {
 	return module.IQHandlerFunc(func(_ context.Context, iq *stanza.Element) (*stanza.Element, error) {
-		from, err := jid.Parse(iq.Attr("from"))
+		// §4.1, §5.1: nobody changes another account's carbons.
+		from, err := module.OwnAccount(iq, stanza.NotAllowed)
 		if err != nil {
-			return nil, stanza.NewError(stanza.BadRequest, "")
-		}
-		if to := iq.Attr("to"); to != "" {
-			// §4.1, §5.1: nobody changes another account's carbons.
-			if t, err := jid.Parse(to); err != nil || t.Bare() != from.Bare() {
-				return nil, stanza.NewError(stanza.NotAllowed, "")
-			}
+			return nil, err
 		}
 		s := m.h.Session(from)
 		if s == nil {

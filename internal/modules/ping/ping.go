@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/mote-xmpp/mote/internal/module"
-	"github.com/mote-xmpp/mote/jid"
 	"github.com/mote-xmpp/mote/stanza"
 )
 
@@ -68,13 +67,8 @@ func (m *Module) Stop(context.Context) error { return nil }
 func pong(context.Context, *stanza.Element) (*stanza.Element, error) { return nil, nil }
 
 func pongOwn(_ context.Context, iq *stanza.Element) (*stanza.Element, error) {
-	if to := iq.Attr("to"); to != "" {
-		from, _ := jid.Parse(iq.Attr("from"))
-		if t, err := jid.Parse(to); err != nil || t.Bare() != from.Bare() {
-			return nil, stanza.NewError(stanza.ServiceUnavailable, "")
-		}
-	}
-	return nil, nil
+	_, err := module.OwnAccount(iq, stanza.ServiceUnavailable)
+	return nil, err
 }
 
 // pingIdle sends a server-to-client ping (XEP-0199 §4.2) to a silent

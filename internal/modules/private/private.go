@@ -12,7 +12,6 @@ import (
 	"github.com/mote-xmpp/mote/internal/module"
 	"github.com/mote-xmpp/mote/internal/storage"
 	"github.com/mote-xmpp/mote/internal/xmlstream"
-	"github.com/mote-xmpp/mote/jid"
 	"github.com/mote-xmpp/mote/stanza"
 )
 
@@ -65,22 +64,13 @@ func (m *Module) Start(_ context.Context, h module.Host) error {
 // Stop implements module.Module.
 func (m *Module) Stop(context.Context) error { return nil }
 
-// owner returns the sender's account when the IQ is addressed to it (no
+// own returns the sender's account when the IQ is addressed to it (no
 // 'to', or its own bare JID). Any other account, existing or not, is
 // forbidden (§2.3: "Forbidden" or "Service Unavailable", "the former
 // condition is preferable"; §4).
-func owner(iq *stanza.Element) (string, error) {
-	from, _ := jid.Parse(iq.Attr("from"))
-	if to := iq.Attr("to"); to != "" {
-		t, err := jid.Parse(to)
-		if err != nil || t.Bare() != from.Bare() {
-			return "", stanza.NewError(stanza.Forbidden, "")
-		}
-	}
-	if from.Local() == "" {
-		return "", stanza.NewError(stanza.Forbidden, "")
-	}
-	return from.Local(), nil
+func own(iq *stanza.Element) (string, error) {
+	from, err := module.OwnAccount(iq, stanza.Forbidden)
+	return from.Local(), err
 }
 
 // reserved reports whether ns is one the XEP reserves (§2.3: "namespaces
@@ -126,7 +116,7 @@ func fragment(q *stanza.Element, get bool) (string, error) {
 // get returns what is stored under the child's namespace, or the child
 // itself, emptied, when nothing is.
 func (m *Module) get(ctx context.Context, iq *stanza.Element) (*stanza.Element, error) {
-	user, err := owner(iq)
+	user, err := own(iq)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +147,7 @@ func (m *Module) get(ctx context.Context, iq *stanza.Element) (*stanza.Element, 
 // request that "does not meet criteria defined by the recipient or
 // server", as the XEP does for what it refuses (§3).
 func (m *Module) set(ctx context.Context, iq *stanza.Element) (*stanza.Element, error) {
-	user, err := owner(iq)
+	user, err := own(iq)
 	if err != nil {
 		return nil, err
 	}

@@ -80,17 +80,12 @@ func (m *Module) Start(_ context.Context, h module.Host) error {
 // Stop implements module.Module.
 func (m *Module) Stop(context.Context) error { return nil }
 
-// sender returns the requester, who must be asking about its own account.
+// sender returns the requester, who must be asking about its own account
+// (no 'to', its bare JID, or the server).
 func sender(iq *stanza.Element) (jid.JID, error) {
-	from, err := jid.Parse(iq.Attr("from"))
-	if err != nil {
-		return jid.JID{}, stanza.NewError(stanza.BadRequest, "")
-	}
-	if to := iq.Attr("to"); to != "" {
-		t, err := jid.Parse(to)
-		if err != nil || (t != from.Bare() && t.Local() != "") {
-			return jid.JID{}, stanza.NewError(stanza.Forbidden, "")
-		}
+	from, to, own := module.Addressee(iq)
+	if !own && to.Local() != "" {
+		return jid.JID{}, stanza.NewError(stanza.Forbidden, "")
 	}
 	return from, nil
 }

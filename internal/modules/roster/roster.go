@@ -265,22 +265,6 @@ func (a *account) state(contact jid.JID) subscription.State {
 // local reports whether j is an account of this server's domain.
 func (m *Module) local(j jid.JID) bool { return j.Local() != "" && j.Domain() == m.domain.Domain() }
 
-// ownAccount checks that a roster request is addressed to the sender's
-// own account (no 'to', or its bare JID) and returns the sender.
-func ownAccount(iq *stanza.Element) (jid.JID, error) {
-	from, err := jid.Parse(iq.Attr("from"))
-	if err != nil {
-		return jid.JID{}, stanza.NewError(stanza.BadRequest, "")
-	}
-	if to := iq.Attr("to"); to != "" {
-		if t, err := jid.Parse(to); err != nil || t != from.Bare() {
-			// RFC 6121 §2.1.5: only the user's own roster.
-			return jid.JID{}, stanza.NewError(stanza.Forbidden, "")
-		}
-	}
-	return from, nil
-}
-
 func itemElement(it *storage.RosterItem) *stanza.Element {
 	e := stanza.NewElement(NS, "item", "jid", it.Contact)
 	if it.Name != "" {
@@ -304,7 +288,7 @@ func version(v int64) string { return strconv.FormatInt(v, 10) }
 // get answers a roster get (RFC 6121 §2.2) and makes the session an
 // interested resource; with a current 'ver' the answer is empty (§2.6.3).
 func (m *Module) get(ctx context.Context, iq *stanza.Element) (*stanza.Element, error) {
-	from, err := ownAccount(iq)
+	from, err := module.OwnAccount(iq, stanza.Forbidden) // RFC 6121 §2.1.5
 	if err != nil {
 		return nil, err
 	}
@@ -347,7 +331,7 @@ func (m *Module) get(ctx context.Context, iq *stanza.Element) (*stanza.Element, 
 // set handles a roster set: add or update an item (§2.3, §2.4) or remove
 // one (§2.5).
 func (m *Module) set(ctx context.Context, iq *stanza.Element) (*stanza.Element, error) {
-	from, err := ownAccount(iq)
+	from, err := module.OwnAccount(iq, stanza.Forbidden) // RFC 6121 §2.1.5
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/mote-xmpp/mote/internal/module"
 	"github.com/mote-xmpp/mote/internal/storage"
 	"github.com/mote-xmpp/mote/internal/xmlstream"
-	"github.com/mote-xmpp/mote/jid"
 	"github.com/mote-xmpp/mote/stanza"
 )
 
@@ -63,20 +62,6 @@ func (m *Module) Start(_ context.Context, h module.Host) error {
 // Stop implements module.Module.
 func (m *Module) Stop(context.Context) error { return nil }
 
-// addressed returns the account an IQ is for (the sender's own when it
-// has no 'to') and whether that is the sender's own account.
-func addressed(iq *stanza.Element) (owner jid.JID, own bool) {
-	from, _ := jid.Parse(iq.Attr("from"))
-	if iq.Attr("to") == "" {
-		return from.Bare(), true
-	}
-	to, err := jid.Parse(iq.Attr("to"))
-	if err != nil {
-		return jid.JID{}, false
-	}
-	return to.Bare(), to.Bare() == from.Bare()
-}
-
 // get returns a vCard. The own one, when none is stored, is an empty
 // <vCard/> (§3.1 allows either that or item-not-found). Another
 // account's vCard is public (§3.3, §5). When that account has none, or
@@ -86,7 +71,7 @@ func addressed(iq *stanza.Element) (owner jid.JID, own bool) {
 // condition in both cases to help prevent directory harvesting attacks";
 // since version 1.3.0 that condition MUST be service-unavailable).
 func (m *Module) get(ctx context.Context, iq *stanza.Element) (*stanza.Element, error) {
-	owner, own := addressed(iq)
+	_, owner, own := module.Addressee(iq)
 	if owner.Local() == "" {
 		return nil, stanza.NewError(stanza.ServiceUnavailable, "")
 	}
@@ -118,7 +103,7 @@ func (m *Module) get(ctx context.Context, iq *stanza.Element) (*stanza.Element, 
 // breaking a local policy, not its size. It is also what the private
 // storage module answers for the same limit.
 func (m *Module) set(ctx context.Context, iq *stanza.Element) (*stanza.Element, error) {
-	owner, own := addressed(iq)
+	_, owner, own := module.Addressee(iq)
 	if !own || owner.Local() == "" {
 		return nil, stanza.NewError(stanza.Forbidden, "")
 	}
