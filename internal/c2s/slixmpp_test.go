@@ -1,33 +1,16 @@
 package c2s_test
 
 import (
-	"context"
-	"net"
-	"os/exec"
 	"testing"
-	"time"
 
 	"github.com/mote-xmpp/mote/internal/xmpptest"
 )
 
-// debianPython is Debian's interpreter, where python3-slixmpp installs.
-const debianPython = "/usr/bin/python3"
-
 // TestSlixmppInterop: two slixmpp clients (Debian's python3-slixmpp, an
 // independent implementation) log in over STARTTLS and exchange messages.
 func TestSlixmppInterop(t *testing.T) {
-	if err := exec.Command(debianPython, "-c", "import slixmpp").Run(); err != nil {
-		t.Fatalf("python3-slixmpp is required (apt-get install python3-slixmpp; scripts/test installs it): %v", err)
-	}
 	s := xmpptest.Start(t, "")
 	s.AddUser(t, "alice", "secret")
 	s.AddUser(t, "bob", "secret")
-	host, port, _ := net.SplitHostPort(s.Addr)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, debianPython, "testdata/slixmpp_chat.py", host, port).CombinedOutput()
-	t.Logf("slixmpp:\n%s", out)
-	if err != nil {
-		t.Fatalf("slixmpp exchange failed: %v", err)
-	}
+	xmpptest.RunSlixmpp(t, s, "testdata/slixmpp_chat.py")
 }

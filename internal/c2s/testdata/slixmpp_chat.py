@@ -6,30 +6,14 @@ chat message from alice to bob, and bob answers it; exits 0 when alice gets
 the answer, 1 otherwise. Bounded by a 30 s timeout.
 """
 import asyncio
-import ssl
-import sys
 
-import slixmpp
+import slixmpptest
 
 
-class Client(slixmpp.ClientXMPP):
+class Client(slixmpptest.Client):
     def __init__(self, jid, password):
         super().__init__(jid, password)
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
-        self.ready = asyncio.get_event_loop().create_future()
-        self.add_event_handler("session_start", self.on_start)
-        self.add_event_handler("failed_all_auth", self.on_failed)
         self.register_plugin("xep_0199")
-
-    async def on_start(self, _):
-        self.send_presence()
-        if not self.ready.done():
-            self.ready.set_result(True)
-
-    def on_failed(self, _):
-        if not self.ready.done():
-            self.ready.set_exception(RuntimeError("authentication failed for %s" % self.boundjid))
 
 
 async def main(host, port):
@@ -62,10 +46,4 @@ async def main(host, port):
 
 
 if __name__ == "__main__":
-    host, port = sys.argv[1], int(sys.argv[2])
-    try:
-        rc = asyncio.run(asyncio.wait_for(main(host, port), 30))
-    except Exception as e:  # noqa: BLE001 - report any failure as exit 1
-        print("FAILED:", repr(e), file=sys.stderr)
-        rc = 1
-    sys.exit(rc)
+    slixmpptest.run(main)

@@ -21,36 +21,24 @@ Exits 0 on success; otherwise prints the failed step and exits 1. Bounded
 by a 30 s timeout. SLIXMPP_DEBUG=1 in the environment logs every stanza.
 """
 import asyncio
-import logging
-import os
-import ssl
-import sys
 import xml.etree.ElementTree as ET
 
-import slixmpp
+import slixmpptest
 from slixmpp.exceptions import IqError
+from slixmpptest import STEP_TIMEOUT
 
 ALICE = "alice@localhost"
 BOB = "bob@localhost"
 SERVICE = "pubsub.localhost"
 NODE = "slix"
 NS_TEST = "urn:example:slixmpp-pubsub"
-STEP_TIMEOUT = 10
 
 
-class Client(slixmpp.ClientXMPP):
+class Client(slixmpptest.Client):
     def __init__(self, jid, password):
         super().__init__(jid, password)
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
-        loop = asyncio.get_event_loop()
-        self.ready = loop.create_future()
-        self.gone = loop.create_future()
         self.events = []  # (kind, message)
         self.event_signal = asyncio.Event()
-        self.add_event_handler("session_start", self.on_start)
-        self.add_event_handler("failed_all_auth", self.on_failed)
-        self.add_event_handler("disconnected", self.on_disconnected)
         for kind in ("publish", "retract", "purge", "delete"):
             self.add_event_handler("pubsub_" + kind, self._recorder(kind))
         self.register_plugin("xep_0004")
@@ -61,19 +49,6 @@ class Client(slixmpp.ClientXMPP):
             self.events.append((kind, msg))
             self.event_signal.set()
         return record
-
-    async def on_start(self, _):
-        self.send_presence()
-        if not self.ready.done():
-            self.ready.set_result(True)
-
-    def on_failed(self, _):
-        if not self.ready.done():
-            self.ready.set_exception(RuntimeError("authentication failed for %s" % self.boundjid))
-
-    def on_disconnected(self, _):
-        if not self.gone.done():
-            self.gone.set_result(True)
 
     async def notification(self, kind, ok, what):
         """Waits for (and consumes) a notification of kind that satisfies ok."""
@@ -91,9 +66,7 @@ class Client(slixmpp.ClientXMPP):
 
 async def step(what, aw, timeout=STEP_TIMEOUT):
     try:
-        return await asyncio.wait_for(aw, timeout)
-    except asyncio.TimeoutError:
-        raise RuntimeError("timed out: " + what) from None
+        return await slixmpptest.step(what, aw, timeout)
     except IqError as e:
         raise RuntimeError("%s: error reply %s" % (what, e.iq)) from None
 
@@ -221,12 +194,4 @@ async def main(host, port):
 
 
 if __name__ == "__main__":
-    host, port = sys.argv[1], int(sys.argv[2])
-    if os.environ.get("SLIXMPP_DEBUG"):
-        logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(message)s")
-    try:
-        rc = asyncio.run(asyncio.wait_for(main(host, port), 30))
-    except Exception as e:  # noqa: BLE001 - report any failure as exit 1
-        print("FAILED:", e if isinstance(e, RuntimeError) else repr(e), file=sys.stderr)
-        rc = 1
-    sys.exit(rc)
+    slixmpptest.run(main)

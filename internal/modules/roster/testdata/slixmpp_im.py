@@ -17,33 +17,21 @@ Exits 0 on success; otherwise prints the failed step and exits 1. Bounded
 by a 30 s timeout. SLIXMPP_DEBUG=1 in the environment logs every stanza.
 """
 import asyncio
-import logging
-import os
-import ssl
-import sys
 
-import slixmpp
+import slixmpptest
+from slixmpptest import STEP_TIMEOUT, step
 
 ALICE = "alice@localhost"
 BOB = "bob@localhost"
-STEP_TIMEOUT = 10
 
 
-class Client(slixmpp.ClientXMPP):
+class Client(slixmpptest.Client):
     def __init__(self, jid, password):
         super().__init__(jid, password)
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
-        loop = asyncio.get_event_loop()
-        self.ready = loop.create_future()
-        self.gone = loop.create_future()
         self.available = {}  # bare JID -> future, set on available presence
         self.unavailable = {}  # bare JID -> future, set on unavailable presence
         self.messages = []
         self.message_event = asyncio.Event()
-        self.add_event_handler("session_start", self.on_start)
-        self.add_event_handler("failed_all_auth", self.on_failed)
-        self.add_event_handler("disconnected", self.on_disconnected)
         self.add_event_handler("presence_available", self.on_available)
         self.add_event_handler("presence_unavailable", self.on_unavailable)
         self.add_event_handler("message", self.on_message)
@@ -55,25 +43,10 @@ class Client(slixmpp.ClientXMPP):
             table[bare] = asyncio.get_event_loop().create_future()
         return table[bare]
 
-    async def on_start(self, _):
-        try:
-            # RFC 6121 §2.2: the roster first, then initial presence.
-            await self.get_roster(timeout=STEP_TIMEOUT)
-            self.send_presence()
-        except Exception as e:  # noqa: BLE001
-            if not self.ready.done():
-                self.ready.set_exception(RuntimeError("%s: roster get failed: %r" % (self.boundjid, e)))
-            return
-        if not self.ready.done():
-            self.ready.set_result(True)
-
-    def on_failed(self, _):
-        if not self.ready.done():
-            self.ready.set_exception(RuntimeError("authentication failed for %s" % self.boundjid))
-
-    def on_disconnected(self, _):
-        if not self.gone.done():
-            self.gone.set_result(True)
+    async def started(self):
+        # RFC 6121 §2.2: the roster first, then initial presence.
+        await self.get_roster(timeout=STEP_TIMEOUT)
+        self.send_presence()
 
     def on_available(self, pres):
         f = self._future(self.available, pres["from"].bare)
@@ -102,13 +75,6 @@ class Client(slixmpp.ClientXMPP):
                 await self.message_event.wait()
 
         return await step(what, wait())
-
-
-async def step(what, aw, timeout=STEP_TIMEOUT):
-    try:
-        return await asyncio.wait_for(aw, timeout)
-    except asyncio.TimeoutError:
-        raise RuntimeError("timed out: " + what) from None
 
 
 async def until(what, cond):
@@ -206,12 +172,4 @@ async def main(host, port):
 
 
 if __name__ == "__main__":
-    host, port = sys.argv[1], int(sys.argv[2])
-    if os.environ.get("SLIXMPP_DEBUG"):
-        logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(message)s")
-    try:
-        rc = asyncio.run(asyncio.wait_for(main(host, port), 30))
-    except Exception as e:  # noqa: BLE001 - report any failure as exit 1
-        print("FAILED:", e if isinstance(e, RuntimeError) else repr(e), file=sys.stderr)
-        rc = 1
-    sys.exit(rc)
+    slixmpptest.run(main)
