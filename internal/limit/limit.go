@@ -1,6 +1,7 @@
-// Package limit holds the small rate-limiting primitives the listeners use:
-// a byte-rate token bucket for traffic shaping and a decaying failure
-// counter for authentication back-off.
+// Package limit holds the small rate-limiting primitives the server uses:
+// a token bucket (traffic shaping), token buckets per key (in-band
+// registrations per address) and a decaying failure counter
+// (authentication back-off).
 package limit
 
 import (
@@ -41,6 +42,114 @@ func (b *Bucket) Take(n int, now time.Time) time.Duration {
 		return 0
 	}
 	return time.Duration(-b.tokens / b.Rate * float64(time.Second))
+}
+
+// refill brings the tokens up to now.
+func (b *Bucket) refill(now time.Time) {
+	if !b.last.IsZero() {
+		if d := now.Sub(b.last); d > 0 {
+			b.tokens = math.Min(b.Burst, b.tokens+d.Seconds()*b.Rate)
+		}
+	}
+	if now.After(b.last) {
+		b.last = now
+	}
+}
+
+// TryTake removes n tokens at now if the bucket holds them, and reports
+// whether it did: unlike Take, it never goes into debt.
+func (b *Bucket) TryTake(n float64, now time.Time) bool {
+	b.refill(now)
+	if b.tokens < n {
+		return false
+	}
+	b.tokens -= n
+	return true
+}
+
+// Refund puts n tokens back at now, up to Burst.
+func (b *Bucket) Refund(n float64, now time.Time) {
+	b.refill(now)
+	b.tokens = math.Min(b.Burst, b.tokens+n)
+}
+
+// full reports whether the bucket has refilled completely by now, when it
+// is no different from a new one.
+func (b *Bucket) full(now time.Time) bool {
+	b.refill(now)
+	return b.tokens >= b.Burst
+}
+
+// Buckets is a token bucket per key, all with the same rate and burst. It
+// is safe for concurrent use and bounded in size: a bucket that has
+// refilled completely is the same as no entry and is dropped when the
+// table is full.
+type Buckets[K comparable] struct {
+	rate, burst float64
+	// MaxKeys bounds memory; settable before first use.
+	MaxKeys int
+
+	mu sync.Mutex
+	m  map[K]*Bucket // guarded by mu
+}
+
+// NewBuckets returns buckets of burst tokens refilled at rate per second,
+// at most maxKeys of them.
+func NewBuckets[K comparable](rate, burst float64, maxKeys int) *Buckets[K] {
+	return &Buckets[K]{rate: rate, burst: burst, MaxKeys: maxKeys, m: make(map[K]*Bucket)}
+}
+
+// TryTake takes one token from k's bucket at now; false when it has none.
+func (b *Buckets[K]) TryTake(k K, now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	bk := b.m[k]
+	if bk == nil {
+		if len(b.m) >= b.MaxKeys {
+			evict(b.m, func(bk *Bucket) bool { return bk.full(now) }, b.MaxKeys)
+		}
+		bk = &Bucket{Rate: b.rate, Burst: b.burst, tokens: b.burst, last: now}
+		b.m[k] = bk
+	}
+	return bk.TryTake(1, now)
+}
+
+// Refund gives back a token taken for k that was not used.
+func (b *Buckets[K]) Refund(k K, now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if bk := b.m[k]; bk != nil {
+		bk.Refund(1, now)
+	}
+}
+
+// Len returns the number of keys tracked.
+func (b *Buckets[K]) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.m)
+}
+
+// evict drops the entries that are stale, then, if m still holds max or
+// more, an arbitrary half: bounded memory matters more than exact memory
+// of an attacker who cycles through keys.
+func evict[K comparable, V any](m map[K]V, stale func(V) bool, max int) {
+	for k, v := range m {
+		if stale(v) {
+			delete(m, k)
+		}
+	}
+	if len(m) < max {
+		return
+	}
+	n := len(m) / 2
+	for k := range m {
+		if n == 0 {
+			break
+		}
+		delete(m, k)
+		n--
+	}
 }
 
 // Failures counts recent failures per key (an IP address, an account) with
@@ -86,35 +195,13 @@ func (f *Failures) Record(key string, now time.Time) {
 	e := f.entries[key]
 	if e == nil {
 		if f.MaxKeys > 0 && len(f.entries) >= f.MaxKeys {
-			f.evictLocked(now)
+			evict(f.entries, func(e *failureEntry) bool { return f.decayed(e, now) < 1 }, f.MaxKeys)
 		}
 		e = &failureEntry{}
 		f.entries[key] = e
 	}
 	e.count = f.decayed(e, now) + 1
 	e.last = now
-}
-
-// evictLocked drops entries that decayed below one failure, or, if none
-// did, an arbitrary half: bounded memory matters more than exact memory of
-// an attacker who cycles through keys.
-func (f *Failures) evictLocked(now time.Time) {
-	for k, e := range f.entries {
-		if f.decayed(e, now) < 1 {
-			delete(f.entries, k)
-		}
-	}
-	if len(f.entries) < f.MaxKeys {
-		return
-	}
-	n := len(f.entries) / 2
-	for k := range f.entries {
-		if n == 0 {
-			break
-		}
-		delete(f.entries, k)
-		n--
-	}
 }
 
 // Delay returns how long to hold back the next attempt for key.

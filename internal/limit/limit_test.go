@@ -54,3 +54,31 @@ func TestFailures(t *testing.T) {
 		t.Fatalf("%d keys tracked, max 100", n)
 	}
 }
+
+func TestBuckets(t *testing.T) {
+	b := NewBuckets[string](1, 2, 4) // 2 at once, one more per second
+	now := time.Unix(1_700_000_000, 0)
+	if !b.TryTake("a", now) || !b.TryTake("a", now) {
+		t.Fatal("burst refused")
+	}
+	if b.TryTake("a", now) {
+		t.Fatal("over the burst allowed")
+	}
+	if !b.TryTake("b", now) {
+		t.Fatal("another key limited")
+	}
+	b.Refund("a", now)
+	if !b.TryTake("a", now) || b.TryTake("a", now) {
+		t.Fatal("refund gave back other than one token")
+	}
+	if !b.TryTake("a", now.Add(time.Second)) {
+		t.Fatal("no refill after a second")
+	}
+	// Bounded: full buckets go first, then half.
+	for i := range 100 {
+		b.TryTake(fmt.Sprint(i), now.Add(time.Duration(i)*time.Hour))
+		if b.Len() > 4 {
+			t.Fatalf("%d keys, bound 4", b.Len())
+		}
+	}
+}

@@ -72,7 +72,7 @@ func TestLimiterUnlimited(t *testing.T) {
 // room.
 func TestLimiterBounded(t *testing.T) {
 	l := newLimiter(2, time.Hour)
-	l.maxKeys = 100
+	l.b.MaxKeys = 100
 	now := time.Unix(1_700_000_000, 0)
 	limited := netip.MustParseAddr("198.51.100.1")
 	l.take(limited, now)
@@ -92,8 +92,8 @@ func TestLimiterBounded(t *testing.T) {
 	// A flood of fresh addresses at once never exceeds the bound.
 	for i := range 10000 {
 		l.take(netip.AddrFrom4([4]byte{172, 16, byte(i >> 8), byte(i)}), later)
-		if n := l.len(); n > l.maxKeys {
-			t.Fatalf("%d addresses tracked, bound %d", n, l.maxKeys)
+		if n := l.len(); n > l.b.MaxKeys {
+			t.Fatalf("%d addresses tracked, bound %d", n, l.b.MaxKeys)
 		}
 	}
 }
