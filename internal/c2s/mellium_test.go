@@ -24,16 +24,6 @@ import (
 	"github.com/mote-xmpp/mote/internal/xmpptest"
 )
 
-func melliumLogin(ctx context.Context, t *testing.T, addr, user, pw string, mech sasl.Mechanism) (*xmpp.Session, error) {
-	t.Helper()
-	conn := xmpptest.DialTCP(t, addr)
-	return xmpp.NewClientSession(ctx, mjid.MustParse(user+"@localhost"), conn,
-		xmpp.BindResource(),
-		xmpp.SASL("", pw, mech),
-		xmpp.StartTLS(&tls.Config{ServerName: "localhost", InsecureSkipVerify: true}),
-	)
-}
-
 type chatMessage struct {
 	mstanza.Message
 	Body string `xml:"body"`
@@ -48,12 +38,12 @@ func TestMelliumInterop(t *testing.T) {
 			s.AddUser(t, "alice", "wonderland")
 			s.AddUser(t, "bob", "builder")
 
-			a, err := melliumLogin(ctx, t, s.Addr, "alice", "wonderland", mech)
+			a, err := xmpptest.MelliumSession(ctx, t, s.Addr, "alice", "wonderland", mech)
 			if err != nil {
 				t.Fatalf("alice: %v", err)
 			}
 			defer a.Close()
-			b, err := melliumLogin(ctx, t, s.Addr, "bob", "builder", mech)
+			b, err := xmpptest.MelliumSession(ctx, t, s.Addr, "bob", "builder", mech)
 			if err != nil {
 				t.Fatalf("bob: %v", err)
 			}
@@ -121,10 +111,10 @@ func TestMelliumWrongPassword(t *testing.T) {
 	defer cancel()
 	s := xmpptest.Start(t, "")
 	s.AddUser(t, "alice", "wonderland")
-	if _, err := melliumLogin(ctx, t, s.Addr, "alice", "looking-glass", sasl.ScramSha256); err == nil {
+	if _, err := xmpptest.MelliumSession(ctx, t, s.Addr, "alice", "looking-glass", sasl.ScramSha256); err == nil {
 		t.Fatal("wrong password accepted")
 	}
-	if _, err := melliumLogin(ctx, t, s.Addr, "nobody", "x", sasl.ScramSha256Plus); err == nil {
+	if _, err := xmpptest.MelliumSession(ctx, t, s.Addr, "nobody", "x", sasl.ScramSha256Plus); err == nil {
 		t.Fatal("unknown user accepted")
 	}
 }
@@ -134,7 +124,7 @@ func TestMelliumResourceConflict(t *testing.T) {
 	defer cancel()
 	s := xmpptest.Start(t, "")
 	s.AddUser(t, "alice", "wonderland")
-	old, err := melliumLogin(ctx, t, s.Addr, "alice", "wonderland", sasl.ScramSha256)
+	old, err := xmpptest.MelliumSession(ctx, t, s.Addr, "alice", "wonderland", sasl.ScramSha256)
 	if err != nil {
 		t.Fatal(err)
 	}

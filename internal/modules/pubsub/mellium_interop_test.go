@@ -8,7 +8,6 @@ package pubsub_test
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -75,15 +74,7 @@ type psClient struct {
 // fails after ctx's deadline, so a misbehaving server cannot hang the test.
 func psLogin(ctx context.Context, t *testing.T, addr, user, pw string) *psClient {
 	t.Helper()
-	conn := xmpptest.DialTCP(t, addr)
-	if d, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(d)
-	}
-	s, err := xmpp.NewClientSession(ctx, mjid.MustParse(user+"@localhost"), conn,
-		xmpp.BindResource(),
-		xmpp.SASL("", pw, sasl.ScramSha256),
-		xmpp.StartTLS(&tls.Config{ServerName: "localhost", InsecureSkipVerify: true}),
-	)
+	s, err := xmpptest.MelliumSession(ctx, t, addr, user, pw, sasl.ScramSha256)
 	if err != nil {
 		t.Fatalf("%s: login: %v", user, err)
 	}

@@ -7,7 +7,6 @@ package roster_test
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -89,15 +88,7 @@ type imClient struct {
 // fails after ctx's deadline, so a misbehaving server cannot hang the test.
 func imLogin(ctx context.Context, t *testing.T, addr, user, pw string) *imClient {
 	t.Helper()
-	conn := xmpptest.DialTCP(t, addr)
-	if d, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(d)
-	}
-	s, err := xmpp.NewClientSession(ctx, mjid.MustParse(user+"@localhost"), conn,
-		xmpp.BindResource(),
-		xmpp.SASL("", pw, sasl.ScramSha256),
-		xmpp.StartTLS(&tls.Config{ServerName: "localhost", InsecureSkipVerify: true}),
-	)
+	s, err := xmpptest.MelliumSession(ctx, t, addr, user, pw, sasl.ScramSha256)
 	if err != nil {
 		t.Fatalf("%s: login: %v", user, err)
 	}
