@@ -36,6 +36,21 @@ var _ Store = (*MemStore)(nil)
 // NewMemStore returns an empty MemStore.
 func NewMemStore() *MemStore { return &MemStore{} }
 
+// locked checks ctx, locks the store and returns node id with the
+// function that unlocks it (nothing to unlock on error).
+func (m *MemStore) locked(ctx context.Context, id NodeID) (*memNode, func(), error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	m.mu.Lock()
+	n, err := m.node(id)
+	if err != nil {
+		m.mu.Unlock()
+		return nil, nil, err
+	}
+	return n, m.mu.Unlock, nil
+}
+
 func (m *MemStore) node(id NodeID) (*memNode, error) {
 	n := m.nodes[id]
 	if n == nil {
@@ -133,15 +148,11 @@ func (m *MemStore) DeleteNode(ctx context.Context, id NodeID) error {
 
 // SetAffiliation implements Store.
 func (m *MemStore) SetAffiliation(ctx context.Context, id NodeID, j jid.JID, a Affiliation) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n, err := m.node(id)
+	n, unlock, err := m.locked(ctx, id)
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	if a == AffNone {
 		delete(n.affs, j)
 	} else {
@@ -152,30 +163,22 @@ func (m *MemStore) SetAffiliation(ctx context.Context, id NodeID, j jid.JID, a A
 
 // PutSubscription implements Store.
 func (m *MemStore) PutSubscription(ctx context.Context, id NodeID, s Subscription) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n, err := m.node(id)
+	n, unlock, err := m.locked(ctx, id)
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	n.subs[subKey{s.JID, s.SubID}] = s.clone()
 	return nil
 }
 
 // DeleteSubscription implements Store.
 func (m *MemStore) DeleteSubscription(ctx context.Context, id NodeID, j jid.JID, subID string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n, err := m.node(id)
+	n, unlock, err := m.locked(ctx, id)
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	k := subKey{j, subID}
 	if _, ok := n.subs[k]; !ok {
 		return storage.ErrNotFound
@@ -186,15 +189,11 @@ func (m *MemStore) DeleteSubscription(ctx context.Context, id NodeID, j jid.JID,
 
 // PutItem implements Store.
 func (m *MemStore) PutItem(ctx context.Context, id NodeID, it Item, max int) ([]string, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n, err := m.node(id)
+	n, unlock, err := m.locked(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	n.items = slices.DeleteFunc(n.items, func(x Item) bool { return x.ID == it.ID })
 	it.Payload = cloneSlice(it.Payload)
 	n.items = append(n.items, it)
@@ -216,29 +215,21 @@ func (n *memNode) trim(max int) []string {
 
 // TrimItems implements Store.
 func (m *MemStore) TrimItems(ctx context.Context, id NodeID, max int) ([]string, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n, err := m.node(id)
+	n, unlock, err := m.locked(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	return n.trim(max), nil
 }
 
 // DeleteItem implements Store.
 func (m *MemStore) DeleteItem(ctx context.Context, id NodeID, itemID string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n, err := m.node(id)
+	n, unlock, err := m.locked(ctx, id)
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	i := slices.IndexFunc(n.items, func(x Item) bool { return x.ID == itemID })
 	if i < 0 {
 		return storage.ErrNotFound
@@ -249,15 +240,11 @@ func (m *MemStore) DeleteItem(ctx context.Context, id NodeID, itemID string) err
 
 // DeleteItemsBefore implements Store.
 func (m *MemStore) DeleteItemsBefore(ctx context.Context, id NodeID, t time.Time) ([]string, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n, err := m.node(id)
+	n, unlock, err := m.locked(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	var ids []string
 	n.items = slices.DeleteFunc(n.items, func(x Item) bool {
 		if x.Published.Before(t) {
@@ -271,44 +258,32 @@ func (m *MemStore) DeleteItemsBefore(ctx context.Context, id NodeID, t time.Time
 
 // PurgeItems implements Store.
 func (m *MemStore) PurgeItems(ctx context.Context, id NodeID) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n, err := m.node(id)
+	n, unlock, err := m.locked(ctx, id)
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	n.items = nil
 	return nil
 }
 
 // CountItems implements Store.
 func (m *MemStore) CountItems(ctx context.Context, id NodeID) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n, err := m.node(id)
+	n, unlock, err := m.locked(ctx, id)
 	if err != nil {
 		return 0, err
 	}
+	defer unlock()
 	return len(n.items), nil
 }
 
 // Items implements Store.
 func (m *MemStore) Items(ctx context.Context, id NodeID, q ItemQuery) (ItemPage, error) {
-	if err := ctx.Err(); err != nil {
-		return ItemPage{}, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n, err := m.node(id)
+	n, unlock, err := m.locked(ctx, id)
 	if err != nil {
 		return ItemPage{}, err
 	}
+	defer unlock()
 	// The selection, newest first.
 	sel := make([]Item, 0, len(n.items))
 	for i := len(n.items) - 1; i >= 0; i-- {
