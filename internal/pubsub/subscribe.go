@@ -79,6 +79,17 @@ func (n *node) removeSub(j jid.JID, subID string) {
 	n.fan.Store(nil)
 }
 
+// subscriberSub returns the subscription of subscriber that a request
+// with subID concerns: ErrNoSuchSubscriber when it has none, else as
+// pickSub. The node's lock is held.
+func (n *node) subscriberSub(subscriber jid.JID, subID string) (Subscription, error) {
+	list := n.subsOf(subscriber)
+	if len(list) == 0 {
+		return Subscription{}, ErrNoSuchSubscriber
+	}
+	return pickSub(list, subID)
+}
+
 // pickSub selects the subscription a request with subID concerns
 // (XEP-0060 §6.2.3, §6.3.4).
 func pickSub(list []Subscription, subID string) (Subscription, error) {
@@ -239,11 +250,7 @@ func (s *Service) Unsubscribe(ctx context.Context, a Actor, id NodeID, subscribe
 		return err
 	}
 	defer n.mu.Unlock()
-	list := n.subsOf(subscriber)
-	if len(list) == 0 {
-		return ErrNoSuchSubscriber
-	}
-	sub, err := pickSub(list, subID)
+	sub, err := n.subscriberSub(subscriber, subID)
 	if err != nil {
 		return err
 	}
@@ -275,11 +282,7 @@ func (s *Service) SubscriptionOptions(ctx context.Context, a Actor, id NodeID, s
 		return SubOptions{}, err
 	}
 	defer n.mu.Unlock()
-	list := n.subsOf(subscriber)
-	if len(list) == 0 {
-		return SubOptions{}, ErrNoSuchSubscriber
-	}
-	sub, err := pickSub(list, subID)
+	sub, err := n.subscriberSub(subscriber, subID)
 	if err != nil {
 		return SubOptions{}, err
 	}
@@ -303,11 +306,7 @@ func (s *Service) SetSubscriptionOptions(ctx context.Context, a Actor, id NodeID
 		return err
 	}
 	defer n.mu.Unlock()
-	list := n.subsOf(subscriber)
-	if len(list) == 0 {
-		return ErrNoSuchSubscriber
-	}
-	sub, err := pickSub(list, subID)
+	sub, err := n.subscriberSub(subscriber, subID)
 	if err != nil {
 		return err
 	}
