@@ -17,21 +17,9 @@ var _ storage.Blocklists = (*blocklists)(nil)
 
 // GetBlocklist returns the blocked JIDs in ascending byte order.
 func (b *blocklists) GetBlocklist(ctx context.Context, username string) ([]string, error) {
-	rows, err := b.s.query(ctx, nil,
-		`SELECT jid FROM blocklist WHERE username = ? ORDER BY jid COLLATE BINARY`, username)
+	jids, err := textColumn(b.s.query(ctx, nil,
+		`SELECT jid FROM blocklist WHERE username = ? ORDER BY jid COLLATE BINARY`, username))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get blocklist: %w", err)
-	}
-	defer rows.Close()
-	var jids []string
-	for rows.Next() {
-		var jid string
-		if err := rows.Scan(&jid); err != nil {
-			return nil, fmt.Errorf("sqlite: get blocklist: %w", err)
-		}
-		jids = append(jids, jid)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: get blocklist: %w", err)
 	}
 	return jids, nil

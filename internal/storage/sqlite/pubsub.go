@@ -161,18 +161,6 @@ func (p *pubsubStore) nodeExists(ctx context.Context, tx *sql.Tx, id pubsub.Node
 	return err
 }
 
-// checkAffected returns storage.ErrNotFound if res changed no row.
-func checkAffected(res sql.Result) error {
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return storage.ErrNotFound
-	}
-	return nil
-}
-
 // Nodes.
 
 const (

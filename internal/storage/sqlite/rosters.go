@@ -121,12 +121,8 @@ func (r *rosters) DeleteRosterItem(ctx context.Context, username, contact string
 		if err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
+		if err := checkAffected(res); err != nil {
 			return err
-		}
-		if n == 0 {
-			return storage.ErrNotFound
 		}
 		if err := deleteGroups(ctx, tx, username, contact); err != nil {
 			return err
@@ -186,12 +182,8 @@ func (r *rosters) DeletePendingIn(ctx context.Context, username, contact string)
 		if err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
+		if err := checkAffected(res); err != nil {
 			return err
-		}
-		if n == 0 {
-			return storage.ErrNotFound
 		}
 		return nil
 	})

@@ -285,18 +285,34 @@ func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // distinctUsers returns the distinct usernames of table, in byte order.
 func (s *Store) distinctUsers(ctx context.Context, table string) ([]string, error) {
 	// table is one of ours, never input.
-	rows, err := s.r.QueryContext(ctx, "SELECT DISTINCT username FROM "+table+" ORDER BY username COLLATE BINARY")
+	return textColumn(s.r.QueryContext(ctx, "SELECT DISTINCT username FROM "+table+" ORDER BY username COLLATE BINARY"))
+}
+
+// textColumn reads the rows of a one-column text query and closes them.
+func textColumn(rows *sql.Rows, err error) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var users []string
+	var out []string
 	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
+		var v string
+		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
-		users = append(users, u)
+		out = append(out, v)
 	}
-	return users, rows.Err()
+	return out, rows.Err()
+}
+
+// checkAffected returns storage.ErrNotFound if res changed no row.
+func checkAffected(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return storage.ErrNotFound
+	}
+	return nil
 }

@@ -117,12 +117,8 @@ func (u *users) DeleteUser(ctx context.Context, username string) error {
 		if err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
+		if err := checkAffected(res); err != nil {
 			return err
-		}
-		if n == 0 {
-			return storage.ErrNotFound
 		}
 		for _, table := range ownTables {
 			// table is one of our constant names, not input.
@@ -175,20 +171,8 @@ func stripContact(ctx context.Context, tx *sql.Tx, username string) error {
 // ListUsers returns all usernames in ascending byte order (SQLite's BINARY
 // collation, the order of sort.Strings).
 func (u *users) ListUsers(ctx context.Context) ([]string, error) {
-	rows, err := u.s.r.QueryContext(ctx, `SELECT username FROM users ORDER BY username`)
+	names, err := textColumn(u.s.r.QueryContext(ctx, `SELECT username FROM users ORDER BY username`))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list users: %w", err)
-	}
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, fmt.Errorf("sqlite: list users: %w", err)
-		}
-		names = append(names, name)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: list users: %w", err)
 	}
 	return names, nil
