@@ -676,14 +676,8 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	res.Seconds = round3(secs)
 	res.ItemsPerSec = ratio(float64(items1-items0), secs)
 	res.DeliveriesPerSec = ratio(float64(arrived1-arrived0), secs)
-	if cpu0.ok && cpu1.ok {
-		cpu := cpu1.cpu - cpu0.cpu
-		res.ServerCPUS = ptr(round3(cpu))
-		res.DeliveriesPerCPUSec = ptr(ratio(float64(arrived1-arrived0), cpu))
-	}
-	res.P50MS = round3(float64(run.hist.Quantile(0.50)) / 1e6)
-	res.P99MS = round3(float64(run.hist.Quantile(0.99)) / 1e6)
-	res.P999MS = round3(float64(run.hist.Quantile(0.999)) / 1e6)
+	res.ServerCPUS, res.DeliveriesPerCPUSec = perServerCPU(cpu0, cpu1, float64(arrived1-arrived0))
+	res.P50MS, res.P99MS, res.P999MS = quantilesMS(&run.hist)
 
 	if err := ctxErr(ctx); err != nil {
 		for _, c := range all {

@@ -272,14 +272,8 @@ func RunPairs(ctx context.Context, cfg PairsConfig) (*PairsResult, error) {
 	secs := t1.Sub(t0).Seconds()
 	res.Seconds = round3(secs)
 	res.MsgsPerSec = ratio(float64(arrived1-arrived0), secs)
-	if cpu0.ok && cpu1.ok {
-		cpu := cpu1.cpu - cpu0.cpu
-		res.ServerCPUS = ptr(round3(cpu))
-		res.MsgsPerCPUSec = ptr(ratio(float64(arrived1-arrived0), cpu))
-	}
-	res.P50MS = round3(float64(run.hist.Quantile(0.50)) / 1e6)
-	res.P99MS = round3(float64(run.hist.Quantile(0.99)) / 1e6)
-	res.P999MS = round3(float64(run.hist.Quantile(0.999)) / 1e6)
+	res.ServerCPUS, res.MsgsPerCPUSec = perServerCPU(cpu0, cpu1, float64(arrived1-arrived0))
+	res.P50MS, res.P99MS, res.P999MS = quantilesMS(&run.hist)
 
 	if err := ctxErr(ctx); err != nil {
 		for _, c := range all {

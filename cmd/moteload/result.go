@@ -156,3 +156,20 @@ func ratio(a, b float64) float64 {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// quantilesMS returns the median, 99th and 99.9th percentiles of h in
+// milliseconds, as the results report them.
+func quantilesMS(h *Histogram) (p50, p99, p999 float64) {
+	ms := func(q float64) float64 { return round3(float64(h.Quantile(q)) / 1e6) }
+	return ms(0.50), ms(0.99), ms(0.999)
+}
+
+// perServerCPU returns the server's CPU seconds between two samples and n
+// per CPU-second, or nils when a sample is missing (no -pid).
+func perServerCPU(a, b sample, n float64) (cpu, rate *float64) {
+	if !a.ok || !b.ok {
+		return nil, nil
+	}
+	c := b.cpu - a.cpu
+	return ptr(round3(c)), ptr(ratio(n, c))
+}
