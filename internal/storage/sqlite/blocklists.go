@@ -31,19 +31,8 @@ func (b *blocklists) Block(ctx context.Context, username string, jids []string) 
 		if len(jids) == 0 {
 			return nil
 		}
-		stmt, err := tx.PrepareContext(ctx,
-			`INSERT INTO blocklist (username, jid) VALUES (?, ?)
-			 ON CONFLICT (username, jid) DO NOTHING`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, jid := range jids {
-			if _, err := stmt.ExecContext(ctx, username, jid); err != nil {
-				return err
-			}
-		}
-		return nil
+		return execEach(ctx, tx, `INSERT INTO blocklist (username, jid) VALUES (?, ?)
+			 ON CONFLICT (username, jid) DO NOTHING`, username, jids)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: block: %w", err)
@@ -59,18 +48,7 @@ func (b *blocklists) Unblock(ctx context.Context, username string, jids []string
 			_, err := tx.ExecContext(ctx, `DELETE FROM blocklist WHERE username = ?`, username)
 			return err
 		}
-		stmt, err := tx.PrepareContext(ctx,
-			`DELETE FROM blocklist WHERE username = ? AND jid = ?`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, jid := range jids {
-			if _, err := stmt.ExecContext(ctx, username, jid); err != nil {
-				return err
-			}
-		}
-		return nil
+		return execEach(ctx, tx, `DELETE FROM blocklist WHERE username = ? AND jid = ?`, username, jids)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: unblock: %w", err)
@@ -97,4 +75,20 @@ func (b *blocklists) AllBlocklists(ctx context.Context) (map[string][]string, er
 		return nil, fmt.Errorf("sqlite: all blocklists: %w", err)
 	}
 	return all, nil
+}
+
+// execEach runs query, prepared once in tx, with (username, jid) for each
+// of jids.
+func execEach(ctx context.Context, tx *sql.Tx, query, username string, jids []string) error {
+	stmt, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, jid := range jids {
+		if _, err := stmt.ExecContext(ctx, username, jid); err != nil {
+			return err
+		}
+	}
+	return nil
 }
