@@ -127,6 +127,42 @@ type RegistrationHandler func(ctx context.Context, ip netip.Addr, iq *stanza.Ele
 // block on another session's socket.
 type ServiceHandler func(ctx context.Context, st *stanza.Element, from, to jid.JID)
 
+// RosterHook runs after an item of user's roster changed: added, removed,
+// or its subscription or groups changed. before and after are the item's
+// states (an absent item is the contact's JID with subscription none and
+// no groups). It runs with the roster locked: it must only record the
+// change, never call back into rosters or block.
+type RosterHook func(ctx context.Context, user jid.JID, before, after Contact)
+
+// Contact is an item of an account's roster as other modules see it.
+type Contact struct {
+	JID          jid.JID // the contact's bare JID
+	Subscription storage.Subscription
+	Groups       []string
+}
+
+// ReceivesPresence reports whether the contact receives the roster
+// owner's presence (subscription from or both).
+func (c Contact) ReceivesPresence() bool {
+	return c.Subscription == storage.SubFrom || c.Subscription == storage.SubBoth
+}
+
+// SeesPresence reports whether the roster owner receives the contact's
+// presence (subscription to or both).
+func (c Contact) SeesPresence() bool {
+	return c.Subscription == storage.SubTo || c.Subscription == storage.SubBoth
+}
+
+// Rosters is the view of the accounts' rosters that the roster module
+// provides to the others. Its methods may read storage.
+type Rosters interface {
+	// Contact returns user's roster item for the bare JID contact; ok is
+	// false when there is none.
+	Contact(ctx context.Context, user, contact jid.JID) (c Contact, ok bool)
+	// Contacts returns the items of user's roster.
+	Contacts(ctx context.Context, user jid.JID) []Contact
+}
+
 // AccountHook runs when a local account (its bare JID) is being removed,
 // before its data is deleted. It must not block on another session.
 type AccountHook func(ctx context.Context, account jid.JID)
@@ -162,8 +198,9 @@ type Host interface {
 	// AddFeature adds a service discovery feature var of the server
 	// (XEP-0030 §3.1).
 	AddFeature(t Target, feature string)
-	// AddIdentity adds a service discovery identity of the server.
-	AddIdentity(category, typ, name string)
+	// AddIdentity adds a service discovery identity of the server, or of
+	// every account's bare JID (XEP-0030 §3.1).
+	AddIdentity(t Target, category, typ, name string)
 
 	// OnSessionBound and OnSessionEnd add hooks run in ascending priority.
 	OnSessionBound(priority int, h SessionHook)
@@ -190,11 +227,27 @@ type Host interface {
 	// them for a stanza a module delivers itself instead of routing.
 	AddFilter(f StanzaFilter)
 	Filter(ctx context.Context, st *stanza.Element, from, to jid.JID) error
-	// ProvideSubscriptions sets the source of presence subscriptions (the
-	// roster module); Subscribed asks it whether contact receives user's
-	// presence (false when no module provides it).
-	ProvideSubscriptions(f func(ctx context.Context, user, contact jid.JID) bool)
+	// ProvideRosters sets the source of rosters (the roster module); at
+	// most one. Rosters returns it (nil when no module provides one), and
+	// Subscribed asks it whether contact receives user's presence (false
+	// when no module provides rosters).
+	ProvideRosters(r Rosters)
+	Rosters() Rosters
 	Subscribed(ctx context.Context, user, contact jid.JID) bool
+	// OnRosterChange adds a hook run after a roster item changed;
+	// RosterChanged, called by the roster module, runs them.
+	OnRosterChange(h RosterHook)
+	RosterChanged(ctx context.Context, user jid.JID, before, after Contact)
+	// OnPresenceSent adds a hook run after a client's broadcast presence
+	// (no 'to') was handled: the session's availability and last presence
+	// are already updated. Not on the hot path of messages, but it must
+	// not block.
+	OnPresenceSent(h SentHook)
+	// ProvideAccountDisco sets the source of an account's service
+	// discovery nodes and items (PEP, XEP-0163 §6.1); at most one.
+	// AccountDisco returns it, or nil.
+	ProvideAccountDisco(d AccountDisco)
+	AccountDisco() AccountDisco
 	// OnMessageDelivered and OnMessageSent add message hooks (carbons,
 	// XEP-0280).
 	OnMessageDelivered(h MessageHook)
@@ -234,7 +287,7 @@ type Host interface {
 
 	// Features and Identities return what modules added, for disco.
 	Features(t Target) []string
-	Identities() []Identity
+	Identities(t Target) []Identity
 	// Modules lists the enabled modules' Info, for disco and compliance.
 	Modules() []Info
 	// ServerConfig is the server's configuration, read-only.
@@ -243,7 +296,18 @@ type Host interface {
 
 // Item is a service discovery item (XEP-0030 §4.1).
 type Item struct {
-	JID, Name string
+	JID, Node, Name string
+}
+
+// AccountDisco answers service discovery about the nodes of an account's
+// bare JID (XEP-0030 §3.2, §4.2), for PEP (XEP-0163 §6.1). from is the
+// requester's full JID, account the bare JID asked.
+type AccountDisco interface {
+	// Items lists the items of the account's bare JID (node "") or of one
+	// of its nodes, those the requester may see.
+	Items(ctx context.Context, from, account jid.JID, node string) ([]Item, error)
+	// Info is the disco#info <query/> of one node (node is never "").
+	Info(ctx context.Context, from, account jid.JID, node string) (*stanza.Element, error)
 }
 
 // Identity is a service discovery identity (XEP-0030 §3.1).

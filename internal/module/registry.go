@@ -37,7 +37,7 @@ type Registry struct {
 	sealed     atomic.Bool
 	iq         map[iqKey]IQHandler
 	features   map[Target][]string
-	identities []Identity
+	identities map[Target][]Identity
 	bound      []prioritized[SessionHook]
 	end        []prioritized[SessionHook]
 	idle       IdleHook
@@ -48,7 +48,10 @@ type Registry struct {
 	delivered  []MessageHook
 	sent       []SentHook
 	register   RegistrationHandler
-	subscribed func(ctx context.Context, user, contact jid.JID) bool
+	rosters    Rosters
+	rosterHook []RosterHook
+	presSent   []SentHook
+	acctDisco  AccountDisco
 	services   map[string]ServiceHandler
 	items      []Item
 	presence   PresenceHandler
@@ -60,7 +63,8 @@ type Registry struct {
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{iq: make(map[iqKey]IQHandler), features: make(map[Target][]string)}
+	return &Registry{iq: make(map[iqKey]IQHandler), features: make(map[Target][]string),
+		identities: make(map[Target][]Identity)}
 }
 
 // Seal closes registration; later registrations panic.
@@ -116,8 +120,8 @@ func (r *Registry) Idle() (IdleHook, time.Duration) { return r.idle, r.idleAfter
 // Features returns the disco features registered for t, sorted.
 func (r *Registry) Features(t Target) []string { return r.features[t] }
 
-// Identities returns the registered disco identities.
-func (r *Registry) Identities() []Identity { return r.identities }
+// Identities returns the registered disco identities of a target.
+func (r *Registry) Identities(t Target) []Identity { return r.identities[t] }
 
 // Modules returns the Info of every started module in start order.
 func (r *Registry) Modules() []Info { return r.infos }
@@ -152,6 +156,13 @@ func (r *Registry) MessageDelivered(ctx context.Context, st *stanza.Element, acc
 // MessageSent runs the message-sent hooks.
 func (r *Registry) MessageSent(ctx context.Context, st *stanza.Element, from jid.JID) {
 	for _, h := range r.sent {
+		h(ctx, st, from)
+	}
+}
+
+// PresenceSent runs the presence-sent hooks.
+func (r *Registry) PresenceSent(ctx context.Context, st *stanza.Element, from jid.JID) {
+	for _, h := range r.presSent {
 		h(ctx, st, from)
 	}
 }
@@ -218,14 +229,16 @@ type host struct {
 
 var _ Host = (*host)(nil)
 
-func (h *host) Domain() jid.JID              { return h.deps.Domain }
-func (h *host) Logger() *slog.Logger         { return h.log }
-func (h *host) Storage() storage.Store       { return h.deps.Store }
-func (h *host) ServerConfig() *config.Config { return h.deps.Config }
-func (h *host) Config(v any) error           { return h.deps.Config.DecodeModule(h.name, v) }
-func (h *host) Features(t Target) []string   { return h.reg.Features(t) }
-func (h *host) Identities() []Identity       { return h.reg.Identities() }
-func (h *host) Modules() []Info              { return h.reg.Modules() }
+func (h *host) Domain() jid.JID                { return h.deps.Domain }
+func (h *host) Logger() *slog.Logger           { return h.log }
+func (h *host) Storage() storage.Store         { return h.deps.Store }
+func (h *host) ServerConfig() *config.Config   { return h.deps.Config }
+func (h *host) Config(v any) error             { return h.deps.Config.DecodeModule(h.name, v) }
+func (h *host) Features(t Target) []string     { return h.reg.Features(t) }
+func (h *host) Identities(t Target) []Identity { return h.reg.Identities(t) }
+func (h *host) Rosters() Rosters               { return h.reg.rosters }
+func (h *host) AccountDisco() AccountDisco     { return h.reg.acctDisco }
+func (h *host) Modules() []Info                { return h.reg.Modules() }
 
 func (h *host) Route(ctx context.Context, st *stanza.Element) { h.deps.Router.Route(ctx, st) }
 
@@ -263,9 +276,12 @@ func (h *host) AddFeature(t Target, feature string) {
 	h.reg.features[t] = append(h.reg.features[t], feature)
 }
 
-func (h *host) AddIdentity(category, typ, name string) {
+func (h *host) AddIdentity(t Target, category, typ, name string) {
 	h.reg.mustOpen("AddIdentity")
-	h.reg.identities = append(h.reg.identities, Identity{category, typ, name})
+	if t != ToServer && t != ToAccount {
+		panic("module: " + h.name + ": invalid identity target")
+	}
+	h.reg.identities[t] = append(h.reg.identities[t], Identity{category, typ, name})
 }
 
 func (h *host) OnSessionBound(priority int, hk SessionHook) {
@@ -387,19 +403,50 @@ func (h *host) Filter(ctx context.Context, st *stanza.Element, from, to jid.JID)
 	return h.reg.Filter(ctx, st, from, to)
 }
 
-func (h *host) ProvideSubscriptions(f func(ctx context.Context, user, contact jid.JID) bool) {
-	h.reg.mustOpen("ProvideSubscriptions")
-	if f == nil || h.reg.subscribed != nil {
-		panic("module: " + h.name + ": nil or second subscription source")
+func (h *host) ProvideRosters(r Rosters) {
+	h.reg.mustOpen("ProvideRosters")
+	if r == nil || h.reg.rosters != nil {
+		panic("module: " + h.name + ": nil or second roster source")
 	}
-	h.reg.subscribed = f
+	h.reg.rosters = r
 }
 
 func (h *host) Subscribed(ctx context.Context, user, contact jid.JID) bool {
-	if h.reg.subscribed == nil {
+	if h.reg.rosters == nil {
 		return false
 	}
-	return h.reg.subscribed(ctx, user, contact)
+	c, ok := h.reg.rosters.Contact(ctx, user, contact)
+	return ok && c.ReceivesPresence()
+}
+
+func (h *host) OnRosterChange(hk RosterHook) {
+	h.reg.mustOpen("OnRosterChange")
+	if hk == nil {
+		panic("module: nil roster hook from " + h.name)
+	}
+	h.reg.rosterHook = append(h.reg.rosterHook, hk)
+}
+
+func (h *host) RosterChanged(ctx context.Context, user jid.JID, before, after Contact) {
+	for _, hk := range h.reg.rosterHook {
+		hk(ctx, user, before, after)
+	}
+}
+
+func (h *host) OnPresenceSent(hk SentHook) {
+	h.reg.mustOpen("OnPresenceSent")
+	if hk == nil {
+		panic("module: nil presence hook from " + h.name)
+	}
+	h.reg.presSent = append(h.reg.presSent, hk)
+}
+
+func (h *host) ProvideAccountDisco(d AccountDisco) {
+	h.reg.mustOpen("ProvideAccountDisco")
+	if d == nil || h.reg.acctDisco != nil {
+		panic("module: " + h.name + ": nil or second account disco source")
+	}
+	h.reg.acctDisco = d
 }
 
 func (h *host) AddService(domain, name string, hd ServiceHandler) {

@@ -260,3 +260,35 @@ func checkAccess(a *Actor, cfg *Config, action Action, sub SubState) error {
 	}
 	return ErrForbidden.with("invalid access model")
 }
+
+// Implicit reports whether an entity with a presence subscription to a
+// PEP service's account is implicitly subscribed to a node ("auto-subscribe",
+// XEP-0060 §9.1; XEP-0163 §4.3): a.PresenceSubscribed and a.RosterGroups
+// describe its place in the account's roster, aff is its affiliation with
+// the node. The account itself (Actor.Self) always is; an outcast never
+// is; an entity that does not share presence with the account is not
+// (its notifications come from explicit subscriptions only); otherwise an
+// affiliation that may retrieve items grants it, and the open, presence
+// and roster access models decide for everyone else. The authorize and
+// whitelist models admit only explicit subscribers and affiliates.
+func Implicit(a Actor, n *Node, aff Affiliation) bool {
+	if n == nil || n.Type != Leaf {
+		return false
+	}
+	if a.Self {
+		return true
+	}
+	if aff == AffOutcast || !a.PresenceSubscribed {
+		return false
+	}
+	if aff != AffNone {
+		return Allowed(aff, ActionRetrieveItems)
+	}
+	switch n.Config.AccessModel {
+	case AccessOpen, AccessPresence:
+		return true
+	case AccessRoster:
+		return checkAccess(&a, &n.Config, ActionRetrieveItems, SubNone) == nil
+	}
+	return false
+}

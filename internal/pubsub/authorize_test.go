@@ -350,3 +350,42 @@ func TestErrorConditions(t *testing.T) {
 		}
 	}
 }
+
+func TestImplicit(t *testing.T) {
+	leaf := func(am AccessModel, groups ...string) *Node {
+		n := &Node{ID: "n", Type: Leaf, Config: DefaultConfig()}
+		n.Config.AccessModel, n.Config.RosterGroupsAllowed = am, groups
+		return n
+	}
+	contact := Actor{PresenceSubscribed: true, RosterGroups: []string{"friends"}}
+	stranger := Actor{}
+	self := Actor{Self: true}
+	coll := &Node{ID: "c", Type: Collection, Config: DefaultConfig()}
+	for _, tc := range []struct {
+		name string
+		a    Actor
+		n    *Node
+		aff  Affiliation
+		want bool
+	}{
+		{"self, whitelist", self, leaf(AccessWhitelist), AffNone, true},
+		{"contact, presence", contact, leaf(AccessPresence), AffNone, true},
+		{"contact, open", contact, leaf(AccessOpen), AffNone, true},
+		{"stranger, open", stranger, leaf(AccessOpen), AffNone, false},
+		{"stranger, presence", stranger, leaf(AccessPresence), AffNone, false},
+		{"contact in group, roster", contact, leaf(AccessRoster, "friends"), AffNone, true},
+		{"contact not in group, roster", contact, leaf(AccessRoster, "family"), AffNone, false},
+		{"contact, authorize", contact, leaf(AccessAuthorize), AffNone, false},
+		{"contact, whitelist", contact, leaf(AccessWhitelist), AffNone, false},
+		{"member contact, whitelist", contact, leaf(AccessWhitelist), AffMember, true},
+		{"publish-only contact, whitelist", contact, leaf(AccessWhitelist), AffPublishOnly, false},
+		{"outcast contact, presence", contact, leaf(AccessPresence), AffOutcast, false},
+		{"member stranger, whitelist", stranger, leaf(AccessWhitelist), AffMember, false},
+		{"collection", contact, coll, AffNone, false},
+		{"no node", contact, nil, AffNone, false},
+	} {
+		if got := Implicit(tc.a, tc.n, tc.aff); got != tc.want {
+			t.Errorf("%s: Implicit = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

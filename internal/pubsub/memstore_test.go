@@ -1,6 +1,9 @@
 package pubsub_test
 
 import (
+	"context"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -29,6 +32,26 @@ func (p *memProvider) PubSubStore(service string) pubsub.Store {
 		p.services[service] = pubsub.NewMemStore()
 	}
 	return p.services[service]
+}
+
+func (p *memProvider) PubSubServices(ctx context.Context, prefix string) ([]string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for k, st := range p.services {
+		if !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		nodes, err := st.LoadNodes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(nodes) > 0 {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 func TestMemStoreProvider(t *testing.T) {

@@ -228,7 +228,7 @@ func TestPEP(t *testing.T) {
 	// (XEP-0163 §7.1).
 	f.rec.take()
 	romeo.PresenceSubscribed = false
-	cancelled, err := s.RecheckAccess(ctx, romeo)
+	cancelled, err := s.RecheckAccess(ctx, romeo.JID, func(*Node, []jid.JID) Actor { return romeo })
 	must(t, err)
 	if len(cancelled) != 1 || cancelled[0].Node != tune {
 		t.Errorf("cancelled %+v", cancelled)

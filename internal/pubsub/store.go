@@ -78,6 +78,10 @@ type Store interface {
 // username with the account.
 type StoreProvider interface {
 	PubSubStore(service string) Store
+	// PubSubServices returns the keys, starting with prefix, of the
+	// services that hold at least one node, sorted (a PEP module learns
+	// which accounts have nodes without loading every account).
+	PubSubServices(ctx context.Context, prefix string) ([]string, error)
 }
 
 // NodeState is a node with its affiliations and subscriptions, as loaded

@@ -639,13 +639,15 @@ func (s *Service) UserAffiliations(ctx context.Context, j jid.JID) []Affiliated 
 	return out
 }
 
-// RecheckAccess re-evaluates the subscriptions of the bare JID of a.JID
-// against the access model of each node, with the facts a carries now,
-// and cancels those it no longer grants, telling the subscriber (XEP-0163
-// §7.1: after a roster change, for the presence and roster access models;
-// XEP-0060 §13.14). It returns the cancelled subscriptions.
-func (s *Service) RecheckAccess(ctx context.Context, a Actor) ([]Subscription, error) {
-	b := a.JID.Bare()
+// RecheckAccess re-evaluates the subscriptions of the bare JID of
+// subscriber against the access model of each node and cancels those it
+// no longer grants, telling the subscriber (XEP-0163 §7.1: after a roster
+// change, for the presence and roster access models; XEP-0060 §13.14).
+// facts returns the requester as the subscriber is now, for a node with
+// these owners; it is called with the node locked and must not call the
+// Service. It returns the cancelled subscriptions.
+func (s *Service) RecheckAccess(ctx context.Context, subscriber jid.JID, facts func(n *Node, owners []jid.JID) Actor) ([]Subscription, error) {
+	b := subscriber.Bare()
 	var cancelled []Subscription
 	for _, n := range s.nodesSnapshot() {
 		n.mu.Lock()
@@ -653,6 +655,14 @@ func (s *Service) RecheckAccess(ctx context.Context, a Actor) ([]Subscription, e
 		if !n.deleted {
 			subs := n.subsOfBare(b)
 			if len(subs) > 0 {
+				var owners []jid.JID
+				for j, aff := range n.affs {
+					if aff == AffOwner {
+						owners = append(owners, j)
+					}
+				}
+				a := facts(&n.meta, owners)
+				a.JID = b
 				err = Authorize(a, ActionSubscribe, &n.meta, n.affs[b], SubNone)
 				if lostAccess(err) {
 					err = nil
@@ -674,6 +684,27 @@ func (s *Service) RecheckAccess(ctx context.Context, a Actor) ([]Subscription, e
 		}
 	}
 	return cancelled, nil
+}
+
+// Nodes returns every node of the service, sorted by NodeID.
+func (s *Service) Nodes(ctx context.Context) []Node {
+	nodes := s.nodesSnapshot()
+	out := make([]Node, 0, len(nodes))
+	for _, n := range nodes {
+		n.mu.Lock()
+		if !n.deleted {
+			out = append(out, n.meta.clone())
+		}
+		n.mu.Unlock()
+	}
+	return out
+}
+
+// NodeCount returns the number of nodes of the service.
+func (s *Service) NodeCount() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.nodes)
 }
 
 // lostAccess reports whether err means the access model refuses.

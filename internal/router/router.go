@@ -93,6 +93,9 @@ func (r *Router) RouteFrom(ctx context.Context, st *stanza.Element, from, to jid
 	case stanza.KindPresence:
 		if h := r.mods.Presence(); h != nil {
 			h(ctx, st, from, to)
+			if to.IsZero() {
+				r.mods.PresenceSent(ctx, st, from)
+			}
 			return
 		}
 	case stanza.KindMessage:

@@ -4,12 +4,10 @@ package disco
 
 import (
 	"context"
-	"crypto/sha1"
-	"encoding/base64"
-	"sort"
-	"strings"
+	"slices"
 	"sync"
 
+	"github.com/mote-xmpp/mote/internal/caps"
 	"github.com/mote-xmpp/mote/internal/module"
 	"github.com/mote-xmpp/mote/jid"
 	"github.com/mote-xmpp/mote/stanza"
@@ -23,7 +21,7 @@ const (
 
 // Entity capabilities (XEP-0115).
 const (
-	NSCaps   = "http://jabber.org/protocol/caps"
+	NSCaps   = caps.NS
 	CapsNode = "https://github.com/mote-xmpp/mote"
 )
 
@@ -48,7 +46,7 @@ func (m *Module) Info() module.Info {
 // Start implements module.Module.
 func (m *Module) Start(ctx context.Context, h module.Host) error {
 	m.h = h
-	h.AddIdentity("server", "im", "mote")
+	h.AddIdentity(module.ToServer, "server", "im", "mote")
 	h.AddFeature(module.ToServer, NSCaps)
 	h.AddStreamFeature(func() *stanza.Element { m.initCaps(); return m.caps })
 	for _, t := range []module.Target{module.ToServer, module.ToAccount} {
@@ -63,113 +61,146 @@ func (m *Module) Start(ctx context.Context, h module.Host) error {
 // Stop implements module.Module.
 func (m *Module) Stop(context.Context) error { return nil }
 
-// target tells whether iq was addressed to the server or to an account,
-// and whether the requester owns that account. An account's features are
-// told only to the account itself until rosters exist (RFC 6121 §8.5.2.1.3
-// lets the server answer on the account's behalf).
-func target(iq *stanza.Element) (t module.Target, own bool) {
-	from, _ := jid.Parse(iq.Attr("from"))
-	if iq.Attr("to") == "" {
-		return module.ToAccount, true
+// target tells whether iq was addressed to the server or to an account
+// (its bare JID, or no 'to' for the sender's own), which account, and
+// whether the requester owns that account.
+func target(iq *stanza.Element) (t module.Target, from, account jid.JID, own bool) {
+	if to := iq.Attr("to"); to != "" {
+		if j, err := jid.Parse(to); err != nil || j.Local() == "" {
+			from, _ = jid.Parse(iq.Attr("from"))
+			return module.ToServer, from, jid.JID{}, false
+		}
 	}
-	to, err := jid.Parse(iq.Attr("to"))
-	if err != nil || to.Local() == "" {
-		return module.ToServer, false
-	}
-	return module.ToAccount, to.Bare() == from.Bare()
+	from, account, own = module.Addressee(iq)
+	return module.ToAccount, from, account, own
 }
 
-// info answers disco#info (XEP-0030 §3). Nodes are not supported yet:
-// a query with a node gets item-not-found (§3.1).
+// info answers disco#info (XEP-0030 §3): the server's, that of its caps
+// node (XEP-0115 §6.2), that of an account's bare JID, or that of one of
+// an account's nodes (PEP, XEP-0163). An account's identities and
+// features are told to the account itself and to contacts that receive
+// its presence (RFC 6121 §8.5.2.1.3 lets the server answer on the
+// account's behalf); others get service-unavailable, as for an account
+// that does not exist.
 func (m *Module) info(ctx context.Context, iq *stanza.Element) (*stanza.Element, error) {
 	q := iq.FirstChild()
-	t, own := target(iq)
+	t, from, account, own := target(iq)
 	if node := q.Attr("node"); node != "" {
-		// XEP-0115 §6.2: the server's caps node answers like the server.
+		if t == module.ToAccount {
+			if d := m.h.AccountDisco(); d != nil {
+				res, err := d.Info(ctx, from, account, node)
+				if err == nil {
+					res.SetAttr("node", node)
+				}
+				return res, err
+			}
+			return nil, stanza.NewError(stanza.ItemNotFound, "")
+		}
 		m.initCaps()
-		if t != module.ToServer || node != CapsNode+"#"+m.capsVer {
+		if node != CapsNode+"#"+m.capsVer {
 			return nil, stanza.NewError(stanza.ItemNotFound, "")
 		}
 		res := m.serverInfo()
 		res.SetAttr("node", node)
 		return res, nil
 	}
-	if t == module.ToAccount && !own {
-		return nil, stanza.NewError(stanza.ServiceUnavailable, "")
-	}
 	if t == module.ToServer {
 		return m.serverInfo(), nil
 	}
+	if !own && !m.h.Subscribed(ctx, account, from.Bare()) {
+		return nil, stanza.NewError(stanza.ServiceUnavailable, "")
+	}
 	res := stanza.NewElement(NSInfo, "query")
-	// §3.1: an account's bare JID is an account/registered entity.
+	// §3.1: an account's bare JID is an account/registered entity, and
+	// whatever the modules add (pubsub/pep).
 	res.Append(stanza.NewElement(NSInfo, "identity", "category", "account", "type", "registered"))
+	appendIdentities(res, m.h.Identities(module.ToAccount))
 	for _, f := range m.h.Features(t) {
 		res.Append(stanza.NewElement(NSInfo, "feature", "var", f))
 	}
 	return res, nil
 }
 
-// serverInfo is the server's disco#info.
-func (m *Module) serverInfo() *stanza.Element {
-	res := stanza.NewElement(NSInfo, "query")
-	for _, id := range m.h.Identities() {
+// appendIdentities adds the identities to a disco#info result, each once
+// (XEP-0030 §3.1; XEP-0115 §5.4 would make the whole result ill-formed).
+func appendIdentities(res *stanza.Element, ids []module.Identity) {
+	for i, id := range ids {
+		if slices.Contains(ids[:i], id) {
+			continue
+		}
 		el := stanza.NewElement(NSInfo, "identity", "category", id.Category, "type", id.Type)
 		if id.Name != "" {
 			el.SetAttr("name", id.Name)
 		}
 		res.Append(el)
 	}
+}
+
+// serverInfo is the server's disco#info (features are unique already:
+// AddFeature).
+func (m *Module) serverInfo() *stanza.Element {
+	res := stanza.NewElement(NSInfo, "query")
+	appendIdentities(res, m.h.Identities(module.ToServer))
 	for _, f := range m.h.Features(module.ToServer) {
 		res.Append(stanza.NewElement(NSInfo, "feature", "var", f))
 	}
 	return res
 }
 
-// initCaps computes the verification string once every module started
-// (XEP-0115 §5.1; no data forms, no xml:lang on identities).
+// initCaps computes, once every module started, the server's entity
+// capabilities: the sha-1 hash of the verification string of what
+// serverInfo answers (XEP-0115 §5.1, §6.3).
 func (m *Module) initCaps() {
 	m.capsOnce.Do(func() {
-		ids := m.h.Identities()
-		keys := make([]string, len(ids))
-		for i, id := range ids {
-			keys[i] = id.Category + "/" + id.Type + "//" + id.Name
+		s, err := caps.VerString(m.serverInfo())
+		if err != nil {
+			// serverInfo lists no identity or feature twice and no
+			// forms: VerString cannot fail.
+			panic("disco: server disco#info: " + err.Error())
 		}
-		sort.Strings(keys)
-		feats := append([]string(nil), m.h.Features(module.ToServer)...)
-		sort.Strings(feats)
-		var b strings.Builder
-		for _, k := range keys {
-			b.WriteString(k + "<")
-		}
-		for _, f := range feats {
-			b.WriteString(f + "<")
-		}
-		sum := sha1.Sum([]byte(b.String()))
-		m.capsVer = base64.StdEncoding.EncodeToString(sum[:])
-		m.caps = stanza.NewElement(NSCaps, "c", "hash", "sha-1", "node", CapsNode, "ver", m.capsVer)
+		m.capsVer, _ = caps.Hash("sha-1", s)
+		m.caps = caps.Caps{Hash: "sha-1", Node: CapsNode, Ver: m.capsVer}.Element()
 	})
 }
 
-// items answers disco#items (XEP-0030 §4): no items yet.
+// items answers disco#items (XEP-0030 §4): the services of the server
+// (§4.1), or the nodes of an account's bare JID that the requester may
+// see (PEP, XEP-0163 §6.1). Without a source of account nodes an
+// account has no items, told to the account only.
 func (m *Module) items(ctx context.Context, iq *stanza.Element) (*stanza.Element, error) {
 	q := iq.FirstChild()
-	if q.Attr("node") != "" {
+	node := q.Attr("node")
+	t, from, account, own := target(iq)
+	res := stanza.NewElement(NSItems, "query")
+	var items []module.Item
+	switch d := m.h.AccountDisco(); {
+	case t == module.ToServer:
+		if node != "" {
+			return nil, stanza.NewError(stanza.ItemNotFound, "")
+		}
+		items = m.h.ServiceItems()
+	case d != nil:
+		var err error
+		if items, err = d.Items(ctx, from, account, node); err != nil {
+			return nil, err
+		}
+	case node != "":
 		return nil, stanza.NewError(stanza.ItemNotFound, "")
-	}
-	t, own := target(iq)
-	if t == module.ToAccount && !own {
+	case !own:
 		return nil, stanza.NewError(stanza.ServiceUnavailable, "")
 	}
-	res := stanza.NewElement(NSItems, "query")
-	if t == module.ToServer {
-		// §4.1: the services this server hosts.
-		for _, it := range m.h.ServiceItems() {
-			el := stanza.NewElement(NSItems, "item", "jid", it.JID)
-			if it.Name != "" {
-				el.SetAttr("name", it.Name)
-			}
-			res.Append(el)
+	if node != "" {
+		res.SetAttr("node", node)
+	}
+	for _, it := range items {
+		el := stanza.NewElement(NSItems, "item", "jid", it.JID)
+		if it.Node != "" {
+			el.SetAttr("node", it.Node)
 		}
+		if it.Name != "" {
+			el.SetAttr("name", it.Name)
+		}
+		res.Append(el)
 	}
 	return res, nil
 }

@@ -14,31 +14,45 @@ import (
 	"github.com/mote-xmpp/mote/stanza"
 )
 
-// deliverer is the Notifier of the Service: Notify only queues the Event;
-// workers turn Events into messages and route them. Each node's events go
-// to one queue, served by one worker, so they are delivered in the order
-// of the operations (XEP-0060 §7.1.2).
+// deliverer queues the Events of every service: a service's Notify only
+// appends the Event to a queue; workers turn Events into messages and
+// route them. Each node's events go to one queue, served by one worker,
+// so they are delivered in the order of the operations (XEP-0060 §7.1.2).
+//
+// The queues are bounded by back-pressure rather than by dropping: a
+// request that may notify first waits (Module.room) until fewer than max
+// recipients are queued. Notify itself never blocks or drops (it runs
+// with the node locked); the queues can exceed max only by what the
+// requests in flight at the moment add.
 type deliverer struct {
-	m       *Module
-	queues  []*queue
-	seed    maphash.Seed
-	max     int64        // recipients that may wait
-	queued  atomic.Int64 // recipients waiting
-	lost    atomic.Int64 // events dropped because the queues were full
-	lastLog atomic.Int64 // unix nanoseconds of the last drop warning
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	done    chan struct{}
-	closed  atomic.Bool
+	m      *Module
+	queues []*queue
+	seed   maphash.Seed
+	max    int64        // recipients that may wait
+	queued atomic.Int64 // recipients waiting
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	done   chan struct{}
+	closed atomic.Bool
+
+	waiting atomic.Bool   // someone waits in room
+	mu      sync.Mutex    // guards roomCh
+	roomCh  chan struct{} // closed when the queues fall below max
+}
+
+// job is an Event of a service.
+type job struct {
+	sv *service
+	ev *ps.Event
 }
 
 // queue is the events of a share of the nodes, waiting for their worker.
 type queue struct {
-	mu     sync.Mutex
-	events []*ps.Event
-	spare  []*ps.Event
-	wake   chan struct{}
+	mu    sync.Mutex
+	jobs  []job
+	spare []job
+	wake  chan struct{}
 }
 
 func newDeliverer(m *Module, workers, maxQueued int) *deliverer {
@@ -79,33 +93,83 @@ func (d *deliverer) close(ctx context.Context) error {
 	}
 }
 
-// Notify implements pubsub.Notifier. It is called with the node locked:
-// it appends ev to the node's queue and returns.
-func (d *deliverer) Notify(_ context.Context, ev *ps.Event) {
+// weight is what an event counts in the queue: its explicit recipients,
+// and one for the implicit recipients of a PEP service (computed when
+// it is delivered).
+func weight(sv *service, ev *ps.Event) int64 {
 	n := int64(len(ev.Recipients))
-	if n == 0 {
-		return
+	if sv.isPEP() {
+		n++
 	}
-	if d.closed.Load() {
-		return // shutting down: the sessions are gone
+	return n
+}
+
+// enqueue appends ev to its node's queue. It is called with the node
+// locked, and never blocks.
+func (d *deliverer) enqueue(sv *service, ev *ps.Event) {
+	n := weight(sv, ev)
+	if n == 0 || d.closed.Load() {
+		return // nobody to tell, or shutting down: the sessions are gone
 	}
-	if d.queued.Add(n) > d.max {
-		d.queued.Add(-n)
-		d.lost.Add(1)
-		if now := time.Now().UnixNano(); now-d.lastLog.Load() > int64(time.Minute) {
-			d.lastLog.Store(now)
-			d.m.log.Warn("notification queue full: events dropped", "node", string(ev.Node), "dropped", d.lost.Load())
-		}
-		return
-	}
-	q := d.queues[maphash.String(d.seed, string(ev.Node))%uint64(len(d.queues))]
+	d.queued.Add(n)
+	h := sv.hash ^ maphash.String(d.seed, string(ev.Node))
+	q := d.queues[h%uint64(len(d.queues))]
 	q.mu.Lock()
-	q.events = append(q.events, ev)
+	q.jobs = append(q.jobs, job{sv, ev})
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
 	default:
 	}
+}
+
+// room waits until the queues hold fewer than max recipients, for at most
+// wait. It returns a wait/resource-constraint error when they stay full,
+// so that the request is refused rather than its notifications lost.
+func (d *deliverer) room(ctx context.Context, wait time.Duration) error {
+	if d.queued.Load() < d.max {
+		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		d.mu.Lock()
+		if d.roomCh == nil {
+			d.roomCh = make(chan struct{})
+		}
+		ch := d.roomCh
+		d.waiting.Store(true)
+		d.mu.Unlock()
+		if d.queued.Load() < d.max { // freed before waiting was seen
+			return nil
+		}
+		select {
+		case <-ch:
+			if d.queued.Load() < d.max {
+				return nil
+			}
+		case <-t.C:
+			d.m.log.Warn("notification queue full: request refused", "queued", d.queued.Load())
+			return stanza.NewError(stanza.ResourceConstraint, "too many notifications waiting for delivery")
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// freed wakes the requests waiting in room once the queues fall below
+// max.
+func (d *deliverer) freed() {
+	if !d.waiting.Load() || d.queued.Load() >= d.max {
+		return
+	}
+	d.mu.Lock()
+	if d.roomCh != nil {
+		close(d.roomCh)
+		d.roomCh = nil
+	}
+	d.waiting.Store(false)
+	d.mu.Unlock()
 }
 
 // work delivers the events of q until close.
@@ -126,22 +190,23 @@ func (d *deliverer) work(q *queue) {
 func (d *deliverer) drain(q *queue) {
 	for {
 		q.mu.Lock()
-		evs := q.events
-		q.events, q.spare = q.spare[:0], nil
+		jobs := q.jobs
+		q.jobs, q.spare = q.spare[:0], nil
 		q.mu.Unlock()
-		if len(evs) == 0 {
+		if len(jobs) == 0 {
 			return
 		}
-		for i, ev := range evs {
+		for i, j := range jobs {
 			if d.ctx.Err() == nil { // else: stopping, out of time
-				d.m.deliver(d.ctx, ev)
+				j.sv.deliver(d.ctx, j.ev)
 			}
-			d.queued.Add(-int64(len(ev.Recipients)))
-			evs[i] = nil
+			d.queued.Add(-weight(j.sv, j.ev))
+			d.freed()
+			jobs[i] = job{}
 		}
 		q.mu.Lock()
 		if q.spare == nil {
-			q.spare = evs[:0]
+			q.spare = jobs[:0]
 		}
 		q.mu.Unlock()
 	}
@@ -159,8 +224,8 @@ type message struct {
 // once and shared: each recipient's message is a shallow copy of one
 // template (from, type and the shared children) with its own 'to' and
 // 'id', plus SHIM headers when the recipient needs them.
-func (m *Module) deliver(ctx context.Context, ev *ps.Event) {
-	children := m.eventPayload(ctx, ev)
+func (sv *service) deliver(ctx context.Context, ev *ps.Event) {
+	children := sv.eventPayload(ctx, ev)
 	if children == nil {
 		return
 	}
@@ -168,11 +233,15 @@ func (m *Module) deliver(ctx context.Context, ev *ps.Event) {
 	if ev.NotificationType == ps.NotificationNormal {
 		typ = stanza.TypeNormal
 	}
-	ids := m.newIDs(len(ev.Recipients))
-	for i := range ev.Recipients {
-		r := &ev.Recipients[i]
+	recipients := ev.Recipients
+	if sv.isPEP() {
+		recipients = sv.pepRecipients(ctx, ev)
+	}
+	ids := sv.newIDs(len(recipients))
+	for i := range recipients {
+		r := &recipients[i]
 		msg := &message{attrs: [4]stanza.Attr{
-			{Local: "from", Value: m.from}, {Local: "to", Value: r.JID.String()}, {Local: "id", Value: ids.next()}, {Local: "type", Value: typ},
+			{Local: "from", Value: sv.from}, {Local: "to", Value: r.JID.String()}, {Local: "id", Value: ids.next()}, {Local: "type", Value: typ},
 		}}
 		msg.el = stanza.Element{Space: stanza.NSClient, Local: "message", Attrs: msg.attrs[:]}
 		k := 0
@@ -185,7 +254,7 @@ func (m *Module) deliver(ctx context.Context, ev *ps.Event) {
 			k++
 		}
 		msg.el.Children = msg.kids[:k:k]
-		m.h.RouteParsed(ctx, &msg.el, m.jid, r.JID)
+		sv.h.RouteParsed(ctx, &msg.el, sv.jid, r.JID)
 	}
 }
 
@@ -240,20 +309,20 @@ func shimHeaders(r *ps.Recipient) *stanza.Element {
 // §8.5.2, §13.14; XEP-0248 §5.3), with a delay stamp for a replayed last
 // item (§6.1.7), or the approval form of a pending subscription (§8.6).
 // It returns nil when there is nothing to send.
-func (m *Module) eventPayload(ctx context.Context, ev *ps.Event) []*stanza.Element {
+func (sv *service) eventPayload(ctx context.Context, ev *ps.Event) []*stanza.Element {
 	node := string(ev.Node)
 	event := stanza.NewElement(NSEvent, "event")
 	switch ev.Kind {
 	case ps.EventPublish:
 		items := stanza.NewElement(NSEvent, "items", "node", node)
-		withPublisher := m.includesPublisher(ctx, ev.Node)
+		withPublisher := sv.includesPublisher(ctx, ev.Node)
 		for i := range ev.Items {
-			items.Append(m.itemElement(NSEvent, &ev.Items[i], withPublisher))
+			items.Append(sv.itemElement(NSEvent, &ev.Items[i], withPublisher))
 		}
 		event.Append(items)
 		if ev.Replay && len(ev.Items) > 0 {
 			stamp := ev.Items[len(ev.Items)-1].Published.UTC().Format("2006-01-02T15:04:05.000Z")
-			return []*stanza.Element{event, stanza.NewElement(NSDelay, "delay", "from", m.from, "stamp", stamp)}
+			return []*stanza.Element{event, stanza.NewElement(NSDelay, "delay", "from", sv.from, "stamp", stamp)}
 		}
 	case ps.EventRetract:
 		items := stanza.NewElement(NSEvent, "items", "node", node)
@@ -269,7 +338,7 @@ func (m *Module) eventPayload(ctx context.Context, ev *ps.Event) []*stanza.Eleme
 			del.Append(stanza.NewElement(NSEvent, "redirect", "uri", ev.Redirect))
 		}
 		event.Append(del)
-		m.nodeChanged(ev.Node)
+		sv.nodeChanged(ev.Node)
 	case ps.EventConfig:
 		c := stanza.NewElement(NSEvent, "configuration", "node", node)
 		if ev.Config != nil {
@@ -302,7 +371,7 @@ func (m *Module) eventPayload(ctx context.Context, ev *ps.Event) []*stanza.Eleme
 // itemElement renders an item in namespace space (pubsub or pubsub#event):
 // its id, its publisher's bare JID when the node says so, and its payload
 // parsed back from storage.
-func (m *Module) itemElement(space string, it *ps.Item, withPublisher bool) *stanza.Element {
+func (sv *service) itemElement(space string, it *ps.Item, withPublisher bool) *stanza.Element {
 	el := stanza.NewElement(space, "item", "id", it.ID)
 	if withPublisher && !it.Publisher.IsZero() {
 		el.SetAttr("publisher", it.Publisher.Bare().String())
@@ -310,7 +379,7 @@ func (m *Module) itemElement(space string, it *ps.Item, withPublisher bool) *sta
 	if len(it.Payload) > 0 {
 		p, err := xmlstream.ParseStanza(it.Payload)
 		if err != nil {
-			m.log.Error("unreadable item payload", "item", it.ID, "err", err)
+			sv.log.Error("unreadable item payload", "item", it.ID, "err", err)
 		} else {
 			el.Append(p)
 		}
@@ -320,33 +389,33 @@ func (m *Module) itemElement(space string, it *ps.Item, withPublisher bool) *sta
 
 // includesPublisher reports whether a node's items carry the 'publisher'
 // attribute: pubsub#itemreply is "publisher" (XEP-0060 §7.1.2.3, §13.17).
-func (m *Module) includesPublisher(ctx context.Context, id ps.NodeID) bool {
-	if v, ok := m.itemReply.Load(id); ok {
+func (sv *service) includesPublisher(ctx context.Context, id ps.NodeID) bool {
+	if v, ok := sv.itemReply.Load(id); ok {
 		return v.(bool)
 	}
-	m.irMu.Lock()
-	gen := m.irGen
-	m.irMu.Unlock()
-	n, err := m.svc.Node(ctx, id)
+	sv.irMu.Lock()
+	gen := sv.irGen
+	sv.irMu.Unlock()
+	n, err := sv.svc.Node(ctx, id)
 	if err != nil {
 		return false
 	}
 	v := n.Config.ItemReply == ps.ItemReplyPublisher
-	m.irMu.Lock()
-	if m.irGen == gen { // no change since the read: v is current
-		m.itemReply.Store(id, v)
+	sv.irMu.Lock()
+	if sv.irGen == gen { // no change since the read: v is current
+		sv.itemReply.Store(id, v)
 	}
-	m.irMu.Unlock()
+	sv.irMu.Unlock()
 	return v
 }
 
 // nodeChanged drops what is cached about a node after its configuration
 // changed or it was created or deleted.
-func (m *Module) nodeChanged(id ps.NodeID) {
-	m.irMu.Lock()
-	m.itemReply.Delete(id)
-	m.irGen++
-	m.irMu.Unlock()
+func (sv *service) nodeChanged(id ps.NodeID) {
+	sv.irMu.Lock()
+	sv.itemReply.Delete(id)
+	sv.irGen++
+	sv.irMu.Unlock()
 }
 
 // serialisePayload stores a payload element as the core keeps it: its

@@ -16,14 +16,14 @@ import (
 // (§8.1.3), of type leaf or, with pubsub#node_type, collection, and in
 // the collections of pubsub#collection (XEP-0248 §7.1, §7.2). The result
 // names the node.
-func (m *Module) create(ctx context.Context, a ps.Actor, v, configure *stanza.Element) (*stanza.Element, error) {
+func (sv *service) create(ctx context.Context, a ps.Actor, v, configure *stanza.Element) (*stanza.Element, error) {
 	spec := ps.NodeSpec{ID: ps.NodeID(v.Attr("node"))}
 	if configure != nil {
 		if configure.HasAttr("node") {
 			return nil, badRequest("<configure/> with <create/> takes no node")
 		}
 		if x := configure.Child(nsDataXML, "x"); x != nil {
-			nf, err := parseNodeForm(x, m.svc.DefaultNodeConfig())
+			nf, err := parseNodeForm(x, sv.svc.DefaultNodeConfig())
 			if err != nil {
 				return nil, err
 			}
@@ -39,69 +39,69 @@ func (m *Module) create(ctx context.Context, a ps.Actor, v, configure *stanza.El
 			}
 		}
 	}
-	id, err := m.svc.CreateNode(ctx, a, spec)
+	id, err := sv.svc.CreateNode(ctx, a, spec)
 	if err != nil {
 		return nil, err
 	}
-	m.nodeChanged(id)
+	sv.nodeChanged(id)
 	return stanza.NewElement(NS, "pubsub").Append(stanza.NewElement(NS, "create", "node", string(id))), nil
 }
 
 // ownerIQ handles the owner requests of namespace
 // http://jabber.org/protocol/pubsub#owner (XEP-0060 §8.2-8.9).
-func (m *Module) ownerIQ(ctx context.Context, from jid.JID, typ string, p *stanza.Element) (*stanza.Element, error) {
+func (sv *service) ownerIQ(ctx context.Context, from jid.JID, typ string, p *stanza.Element) (*stanza.Element, error) {
 	r, err := splitRequest(p, nil) // owner requests have no companions
 	if err != nil {
 		return nil, err
 	}
-	a := m.actor(from)
+	a := sv.actor(from)
 	v := r.verb
 	node := ps.NodeID(v.Attr("node"))
 	switch typ + " " + v.Local {
 	case "get configure":
-		return m.getConfig(ctx, a, node)
+		return sv.getConfig(ctx, a, node)
 	case "set configure":
-		return nil, m.setConfig(ctx, a, node, v)
+		return nil, sv.setConfig(ctx, a, node, v)
 	case "get default":
-		return m.defaultConfig(v)
+		return sv.defaultConfig(v)
 	case "set delete":
 		redirect := ""
 		if rd := v.Child(NSOwner, "redirect"); rd != nil {
 			redirect = rd.Attr("uri")
 		}
-		err := m.svc.DeleteNode(ctx, a, node, redirect)
+		err := sv.svc.DeleteNode(ctx, a, node, redirect)
 		if err == nil {
-			m.nodeChanged(node)
+			sv.nodeChanged(node)
 		}
 		return nil, err
 	case "set purge":
-		return nil, m.svc.Purge(ctx, a, node)
+		return nil, sv.svc.Purge(ctx, a, node)
 	case "get subscriptions":
-		return m.ownerSubscriptions(ctx, a, node)
+		return sv.ownerSubscriptions(ctx, a, node)
 	case "set subscriptions":
-		return nil, m.setSubscriptions(ctx, a, node, v)
+		return nil, sv.setSubscriptions(ctx, a, node, v)
 	case "get affiliations":
-		return m.ownerAffiliations(ctx, a, node)
+		return sv.ownerAffiliations(ctx, a, node)
 	case "set affiliations":
-		return nil, m.setAffiliations(ctx, a, node, v)
+		return nil, sv.setAffiliations(ctx, a, node, v)
 	}
 	return nil, stanza.NewError(stanza.FeatureNotImplemented, "unknown pubsub#owner request "+typ+" "+v.Local)
 }
 
 // getConfig returns a node's configuration form (XEP-0060 §8.2.1-2), with
 // its type and collections (XEP-0248 §7.2).
-func (m *Module) getConfig(ctx context.Context, a ps.Actor, node ps.NodeID) (*stanza.Element, error) {
-	cfg, err := m.svc.Configuration(ctx, a, node)
+func (sv *service) getConfig(ctx context.Context, a ps.Actor, node ps.NodeID) (*stanza.Element, error) {
+	cfg, err := sv.svc.Configuration(ctx, a, node)
 	if err != nil {
 		return nil, err
 	}
-	n, err := m.svc.Node(ctx, node)
+	n, err := sv.svc.Node(ctx, node)
 	if err != nil {
 		return nil, err
 	}
 	var children []ps.NodeID
 	if n.Type == ps.Collection {
-		children, _ = m.svc.Children(ctx, node)
+		children, _ = sv.svc.Children(ctx, node)
 	}
 	c := stanza.NewElement(NSOwner, "configure", "node", string(node)).Append(nodeConfigForm(dataform.TypeForm, cfg, &n, children))
 	return stanza.NewElement(NSOwner, "pubsub").Append(c), nil
@@ -112,12 +112,12 @@ func (m *Module) getConfig(ctx context.Context, a ps.Actor, node ps.NodeID) (*st
 // pubsub#collection moves the node to other collections and
 // pubsub#children changes a collection's children (XEP-0248 §7.2); the
 // node type cannot change (not-allowed with invalid-options, §7.2.3.4).
-func (m *Module) setConfig(ctx context.Context, a ps.Actor, node ps.NodeID, v *stanza.Element) error {
+func (sv *service) setConfig(ctx context.Context, a ps.Actor, node ps.NodeID, v *stanza.Element) error {
 	x := v.Child(nsDataXML, "x")
 	if x == nil {
 		return badRequest("no configuration form")
 	}
-	cur, err := m.svc.Configuration(ctx, a, node)
+	cur, err := sv.svc.Configuration(ctx, a, node)
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func (m *Module) setConfig(ctx context.Context, a ps.Actor, node ps.NodeID, v *s
 	if err != nil || nf == nil {
 		return err
 	}
-	n, err := m.svc.Node(ctx, node)
+	n, err := sv.svc.Node(ctx, node)
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func (m *Module) setConfig(ctx context.Context, a ps.Actor, node ps.NodeID, v *s
 		if n.Type != ps.Collection && len(nf.children) > 0 {
 			return ps.ErrInvalidOptions // XEP-0248 §7.2.3.1: a leaf has no children
 		}
-		old, _ := m.svc.Children(ctx, node)
+		old, _ := sv.svc.Children(ctx, node)
 		for _, c := range nf.children {
 			if !slices.Contains(old, c) {
 				addChildren = append(addChildren, c)
@@ -149,22 +149,22 @@ func (m *Module) setConfig(ctx context.Context, a ps.Actor, node ps.NodeID, v *s
 			}
 		}
 	}
-	if err := m.svc.Configure(ctx, a, node, nf.cfg); err != nil {
+	if err := sv.svc.Configure(ctx, a, node, nf.cfg); err != nil {
 		return err
 	}
-	m.nodeChanged(node)
+	sv.nodeChanged(node)
 	if nf.hasParents && !sameSet(nf.parents, n.Parents) {
-		if err := m.svc.SetParents(ctx, a, node, nf.parents); err != nil {
+		if err := sv.svc.SetParents(ctx, a, node, nf.parents); err != nil {
 			return err
 		}
 	}
 	for _, c := range addChildren {
-		if err := m.reparent(ctx, a, c, node, true); err != nil {
+		if err := sv.reparent(ctx, a, c, node, true); err != nil {
 			return err
 		}
 	}
 	for _, c := range dropChildren {
-		if err := m.reparent(ctx, a, c, node, false); err != nil {
+		if err := sv.reparent(ctx, a, c, node, false); err != nil {
 			return err
 		}
 	}
@@ -173,8 +173,8 @@ func (m *Module) setConfig(ctx context.Context, a ps.Actor, node ps.NodeID, v *s
 
 // reparent adds the collection coll to the parents of child, or removes
 // it.
-func (m *Module) reparent(ctx context.Context, a ps.Actor, child, coll ps.NodeID, add bool) error {
-	n, err := m.svc.Node(ctx, child)
+func (sv *service) reparent(ctx context.Context, a ps.Actor, child, coll ps.NodeID, add bool) error {
+	n, err := sv.svc.Node(ctx, child)
 	if err != nil {
 		return err
 	}
@@ -182,7 +182,7 @@ func (m *Module) reparent(ctx context.Context, a ps.Actor, child, coll ps.NodeID
 	if add {
 		parents = append(parents, coll)
 	}
-	return m.svc.SetParents(ctx, a, child, parents)
+	return sv.svc.SetParents(ctx, a, child, parents)
 }
 
 // sameSet reports whether a and b hold the same NodeIDs.
@@ -201,7 +201,7 @@ func sameSet(a, b []ps.NodeID) bool {
 // defaultConfig returns the default node configuration (XEP-0060 §8.3),
 // for leaf nodes or, with type='collection', collections (XEP-0248
 // §7.3).
-func (m *Module) defaultConfig(v *stanza.Element) (*stanza.Element, error) {
+func (sv *service) defaultConfig(v *stanza.Element) (*stanza.Element, error) {
 	t := ps.Leaf
 	if s := v.Attr("type"); s != "" {
 		var err error
@@ -210,13 +210,13 @@ func (m *Module) defaultConfig(v *stanza.Element) (*stanza.Element, error) {
 		}
 	}
 	n := ps.Node{Type: t}
-	def := stanza.NewElement(NSOwner, "default").Append(nodeConfigForm(dataform.TypeForm, m.svc.DefaultNodeConfig(), &n, nil))
+	def := stanza.NewElement(NSOwner, "default").Append(nodeConfigForm(dataform.TypeForm, sv.svc.DefaultNodeConfig(), &n, nil))
 	return stanza.NewElement(NSOwner, "pubsub").Append(def), nil
 }
 
 // ownerSubscriptions lists a node's subscriptions (XEP-0060 §8.8.1).
-func (m *Module) ownerSubscriptions(ctx context.Context, a ps.Actor, node ps.NodeID) (*stanza.Element, error) {
-	subs, err := m.svc.Subscriptions(ctx, a, node)
+func (sv *service) ownerSubscriptions(ctx context.Context, a ps.Actor, node ps.NodeID) (*stanza.Element, error) {
+	subs, err := sv.svc.Subscriptions(ctx, a, node)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +232,7 @@ func (m *Module) ownerSubscriptions(ctx context.Context, a ps.Actor, node ps.Nod
 // entry without 'subscription' is left alone. Entries that cannot be
 // applied come back with their current state in a not-acceptable error
 // (§8.8.2.4); the others are applied.
-func (m *Module) setSubscriptions(ctx context.Context, a ps.Actor, node ps.NodeID, v *stanza.Element) error {
+func (sv *service) setSubscriptions(ctx context.Context, a ps.Actor, node ps.NodeID, v *stanza.Element) error {
 	var changes []ps.Subscription
 	for _, c := range v.ChildElements() {
 		if c.Space != NSOwner || c.Local != "subscription" || !c.HasAttr("subscription") {
@@ -248,21 +248,21 @@ func (m *Module) setSubscriptions(ctx context.Context, a ps.Actor, node ps.NodeI
 		}
 		changes = append(changes, ps.Subscription{JID: j, SubID: c.Attr("subid"), State: st})
 	}
-	err := m.svc.SetSubscriptions(ctx, a, node, changes)
+	err := sv.svc.SetSubscriptions(ctx, a, node, changes)
 	var pe *ps.PartialError
 	if errors.As(err, &pe) {
 		list := stanza.NewElement(NSOwner, "subscriptions", "node", string(node))
 		for i := range pe.Subscriptions {
 			list.Append(subscriptionElement(NSOwner, &pe.Subscriptions[i], false))
 		}
-		return &replyErr{payload: stanza.NewElement(NSOwner, "pubsub").Append(list), err: m.stanzaError(pe.Err)}
+		return &replyErr{payload: stanza.NewElement(NSOwner, "pubsub").Append(list), err: sv.stanzaError(pe.Err)}
 	}
 	return err
 }
 
 // ownerAffiliations lists a node's affiliations (XEP-0060 §8.9.1).
-func (m *Module) ownerAffiliations(ctx context.Context, a ps.Actor, node ps.NodeID) (*stanza.Element, error) {
-	affs, err := m.svc.Affiliations(ctx, a, node)
+func (sv *service) ownerAffiliations(ctx context.Context, a ps.Actor, node ps.NodeID) (*stanza.Element, error) {
+	affs, err := sv.svc.Affiliations(ctx, a, node)
 	if err != nil {
 		return nil, err
 	}
@@ -279,7 +279,7 @@ func (m *Module) ownerAffiliations(ctx context.Context, a ps.Actor, node ps.Node
 // Entries the state chart of §4.1 forbids, or that would leave the node
 // without an owner, come back with their current affiliation in a
 // not-acceptable error (§8.9.2.4); the others are applied.
-func (m *Module) setAffiliations(ctx context.Context, a ps.Actor, node ps.NodeID, v *stanza.Element) error {
+func (sv *service) setAffiliations(ctx context.Context, a ps.Actor, node ps.NodeID, v *stanza.Element) error {
 	var changes []ps.Affiliated
 	for _, c := range v.ChildElements() {
 		if c.Space != NSOwner || c.Local != "affiliation" || !c.HasAttr("affiliation") {
@@ -295,14 +295,14 @@ func (m *Module) setAffiliations(ctx context.Context, a ps.Actor, node ps.NodeID
 		}
 		changes = append(changes, ps.Affiliated{JID: j, Affiliation: af})
 	}
-	err := m.svc.SetAffiliations(ctx, a, node, changes)
+	err := sv.svc.SetAffiliations(ctx, a, node, changes)
 	var pe *ps.PartialError
 	if errors.As(err, &pe) {
 		list := stanza.NewElement(NSOwner, "affiliations", "node", string(node))
 		for _, af := range pe.Affiliations {
 			list.Append(stanza.NewElement(NSOwner, "affiliation", "jid", af.JID.String(), "affiliation", af.Affiliation.String()))
 		}
-		return &replyErr{payload: stanza.NewElement(NSOwner, "pubsub").Append(list), err: m.stanzaError(pe.Err)}
+		return &replyErr{payload: stanza.NewElement(NSOwner, "pubsub").Append(list), err: sv.stanzaError(pe.Err)}
 	}
 	return err
 }

@@ -14,7 +14,7 @@ import (
 // The ItemID is generated when absent (§7.1.1) and returned in the result
 // (§7.1.2). Publish-options are preconditions on the node's configuration
 // (§7.1.5).
-func (m *Module) publish(ctx context.Context, a ps.Actor, v, options *stanza.Element) (*stanza.Element, error) {
+func (sv *service) publish(ctx context.Context, a ps.Actor, v, options *stanza.Element) (*stanza.Element, error) {
 	node := ps.NodeID(v.Attr("node"))
 	if node == "" {
 		return nil, ps.ErrNodeIDRequired
@@ -55,11 +55,11 @@ func (m *Module) publish(ctx context.Context, a ps.Actor, v, options *stanza.Ele
 	}
 	if payloadNS != "" {
 		// §7.1.3.6: the payload's namespace must match pubsub#type.
-		if n, err := m.svc.Node(ctx, node); err == nil && n.Config.Type != "" && n.Config.Type != payloadNS {
+		if n, err := sv.svc.Node(ctx, node); err == nil && n.Config.Type != "" && n.Config.Type != payloadNS {
 			return nil, ps.ErrInvalidPayload
 		}
 	}
-	ids, err := m.svc.Publish(ctx, a, node, items, opts)
+	ids, err := sv.svc.Publish(ctx, a, node, items, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func (m *Module) publish(ctx context.Context, a ps.Actor, v, options *stanza.Ele
 // retract deletes items (XEP-0060 §7.2); with notify="true" or "1" the
 // subscribers are told (§7.2.2.1) even if the node does not
 // pubsub#notify_retract.
-func (m *Module) retract(ctx context.Context, a ps.Actor, v *stanza.Element) error {
+func (sv *service) retract(ctx context.Context, a ps.Actor, v *stanza.Element) error {
 	notify := false
 	switch v.Attr("notify") {
 	case "", "0", "false":
@@ -88,5 +88,5 @@ func (m *Module) retract(ctx context.Context, a ps.Actor, v *stanza.Element) err
 			ids = append(ids, c.Attr("id"))
 		}
 	}
-	return m.svc.Retract(ctx, a, ps.NodeID(v.Attr("node")), ids, notify)
+	return sv.svc.Retract(ctx, a, ps.NodeID(v.Attr("node")), ids, notify)
 }

@@ -43,7 +43,6 @@ import (
 	"github.com/mote-xmpp/mote/internal/module"
 	ps "github.com/mote-xmpp/mote/internal/pubsub"
 	"github.com/mote-xmpp/mote/internal/rsm"
-	"github.com/mote-xmpp/mote/internal/storage"
 	"github.com/mote-xmpp/mote/jid"
 	"github.com/mote-xmpp/mote/stanza"
 )
@@ -121,8 +120,34 @@ type Config struct {
 	// readers at once).
 	ExpireInterval time.Duration `yaml:"expire_interval"`
 	// MaxQueuedNotifications bounds the notifications waiting for
-	// delivery; beyond it new events are dropped and logged.
+	// delivery. Beyond it, publishers wait (back-pressure) for up to
+	// QueueWait and then get a wait/resource-constraint error; nothing
+	// already accepted is dropped.
 	MaxQueuedNotifications int `yaml:"max_queued_notifications"`
+	// QueueWait is how long a request that would notify waits for room in
+	// the delivery queue.
+	QueueWait time.Duration `yaml:"queue_wait"`
+	// PEP configures the Personal Eventing Protocol service of every
+	// account (XEP-0163).
+	PEP PEPConfig `yaml:"pep"`
+}
+
+// PEPConfig is the configuration of the accounts' PEP services
+// (modules.pubsub.pep).
+type PEPConfig struct {
+	// Enabled gives every account a PEP service at its bare JID.
+	Enabled bool `yaml:"enabled"`
+	// MaxNodes caps the nodes of one account.
+	MaxNodes int `yaml:"max_nodes"`
+	// MaxItemsPerNode caps pubsub#max_items of a PEP node (the default is
+	// 1: PEP nodes usually hold the latest state).
+	MaxItemsPerNode int `yaml:"max_items_per_node"`
+	// MaxSubscriptionsPerNode caps the explicit subscriptions of one PEP
+	// node (contacts with a presence subscription need none).
+	MaxSubscriptionsPerNode int `yaml:"max_subscriptions_per_node"`
+	// CapsCacheSize bounds the entity capabilities (XEP-0115) remembered
+	// to filter notifications.
+	CapsCacheSize int `yaml:"caps_cache_size"`
 }
 
 // Module is the publish-subscribe service.
@@ -130,26 +155,19 @@ type Module struct {
 	cfg    Config
 	h      module.Host
 	log    *slog.Logger
-	svc    *ps.Service
-	jid    jid.JID // the service's address
-	from   string  // jid as the 'from' of what the service sends
-	domain string  // the server's domain
+	comp   *service // the component at pubsub.<domain>
+	domain string   // the server's domain
 	admins map[jid.JID]bool
 
 	q        *deliverer
 	idPrefix string
 	nextID   atomic.Uint64
 
-	// itemReply caches, per node, whether notifications carry the
-	// 'publisher' attribute (pubsub#itemreply "publisher", §7.1.2.3). It
-	// is filled on demand by the delivery workers and dropped when the
-	// handler changes or deletes a node.
-	itemReply sync.Map   // ps.NodeID -> bool
-	irMu      sync.Mutex // serialises the changes of itemReply
-	irGen     uint64     // guarded by irMu; counts invalidations
+	pep *peps // the accounts' PEP services, nil when PEP is off
 
 	stop    chan struct{}
 	stopped chan struct{}
+	bg      sync.WaitGroup // work started by hooks
 }
 
 // New returns the module with its defaults.
@@ -165,6 +183,14 @@ func New() *Module {
 		MaxItemsPerRequest:      100,
 		ExpireInterval:          10 * time.Minute,
 		MaxQueuedNotifications:  4_000_000,
+		QueueWait:               5 * time.Second,
+		PEP: PEPConfig{
+			Enabled:                 true,
+			MaxNodes:                256,
+			MaxItemsPerNode:         100,
+			MaxSubscriptionsPerNode: 10_000,
+			CapsCacheSize:           10_000,
+		},
 	}}
 }
 
@@ -190,16 +216,16 @@ func (m *Module) Start(ctx context.Context, h module.Host) error {
 	if !ok {
 		return fmt.Errorf("pubsub: the storage backend %T does not store publish-subscribe data", h.Storage())
 	}
-	store := p.PubSubStore(m.jid.String())
 	var b [6]byte
 	rand.Read(b[:])
 	m.idPrefix = hex.EncodeToString(b[:]) + "-"
 	m.q = newDeliverer(m, runtime.GOMAXPROCS(0), m.cfg.MaxQueuedNotifications)
-	svc, err := ps.New(ctx, store, ps.Options{
+	comp := m.newService(m.comp.jid, jid.JID{})
+	svc, err := ps.New(ctx, p.PubSubStore(comp.from), ps.Options{
 		AutoCreate:     m.cfg.AutoCreate,
 		MultiSubscribe: m.cfg.MultiSubscribe,
 		CanCreate:      m.canCreate,
-		Notifier:       m.q,
+		Notifier:       comp,
 		Available:      m.available,
 		Limits: ps.Limits{
 			MaxNodes:                m.cfg.MaxNodes,
@@ -212,14 +238,20 @@ func (m *Module) Start(ctx context.Context, h module.Host) error {
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("pubsub: loading %s: %w", m.jid, err)
+		return fmt.Errorf("pubsub: loading %s: %w", comp.jid, err)
 	}
-	m.svc = svc
+	comp.svc, m.comp = svc, comp
+	if m.cfg.PEP.Enabled {
+		if m.pep, err = m.startPEP(ctx, p); err != nil {
+			return fmt.Errorf("pubsub: pep: %w", err)
+		}
+	}
 	m.q.start()
 	m.stop, m.stopped = make(chan struct{}), make(chan struct{})
 	go m.expireLoop()
-	h.AddService(m.jid.String(), m.cfg.Name, m.handle)
+	h.AddService(comp.from, m.cfg.Name, comp.handle)
 	h.OnAccountRemoved(20, m.accountRemoved)
+	h.OnRosterChange(m.rosterChanged)
 	return nil
 }
 
@@ -234,10 +266,11 @@ func (m *Module) checkConfig() error {
 	if err != nil || d != c.Domain || d == m.domain {
 		return fmt.Errorf("domain %q: not a normalised domain other than the server's", c.Domain)
 	}
-	if m.jid, err = jid.Parse(d); err != nil {
+	j, err := jid.Parse(d)
+	if err != nil {
 		return fmt.Errorf("domain %q: %w", d, err)
 	}
-	m.from = m.jid.String()
+	m.comp = &service{jid: j} // the address; Start builds the service
 	switch c.Create {
 	case CreateAll, CreateAdmins:
 	default:
@@ -259,13 +292,15 @@ func (m *Module) checkConfig() error {
 		{"max_items_per_node", c.MaxItemsPerNode}, {"max_subscriptions_per_node", c.MaxSubscriptionsPerNode},
 		{"max_payload_bytes", c.MaxPayloadBytes}, {"max_items_per_request", c.MaxItemsPerRequest},
 		{"max_queued_notifications", c.MaxQueuedNotifications},
+		{"pep.max_nodes", c.PEP.MaxNodes}, {"pep.max_items_per_node", c.PEP.MaxItemsPerNode},
+		{"pep.max_subscriptions_per_node", c.PEP.MaxSubscriptionsPerNode}, {"pep.caps_cache_size", c.PEP.CapsCacheSize},
 	} {
 		if l.v <= 0 {
 			return fmt.Errorf("%s must be positive", l.name)
 		}
 	}
-	if c.ExpireInterval <= 0 {
-		return errors.New("expire_interval must be positive")
+	if c.ExpireInterval <= 0 || c.QueueWait <= 0 {
+		return errors.New("expire_interval and queue_wait must be positive")
 	}
 	return nil
 }
@@ -278,6 +313,7 @@ func (m *Module) Stop(ctx context.Context) error {
 	}
 	close(m.stop)
 	<-m.stopped
+	m.bg.Wait()
 	m.stop = nil
 	return m.q.close(ctx)
 }
@@ -293,10 +329,12 @@ func (m *Module) expireLoop() {
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), m.cfg.ExpireInterval)
-			if n, err := m.svc.ExpireItems(ctx); err != nil {
-				m.log.Error("expiring items", "err", err)
-			} else if n > 0 {
-				m.log.Debug("expired items", "count", n)
+			for _, sv := range m.services() {
+				if n, err := sv.svc.ExpireItems(ctx); err != nil {
+					m.log.Error("expiring items", "service", sv.from, "err", err)
+				} else if n > 0 {
+					m.log.Debug("expired items", "service", sv.from, "count", n)
+				}
 			}
 			cancel()
 		}
@@ -327,34 +365,74 @@ func (m *Module) available(j jid.JID) bool {
 	return false
 }
 
-// accountRemoved cancels the subscriptions of a removed account, so that
-// an account registered again under its name inherits none.
+// services returns the component and the PEP services in memory.
+func (m *Module) services() []*service {
+	out := []*service{m.comp}
+	if m.pep != nil {
+		out = append(out, m.pep.loaded()...)
+	}
+	return out
+}
+
+// accountRemoved forgets a removed account: its PEP service (storage
+// deletes the nodes with the account), and its subscriptions and
+// affiliations at the component and at the PEP services in memory, so
+// that an account registered again under its name inherits none.
+// Storage removes the rows of services not in memory.
 func (m *Module) accountRemoved(ctx context.Context, account jid.JID) {
-	a := m.serviceActor()
-	for _, sub := range m.svc.UserSubscriptions(ctx, account) {
-		if err := m.svc.Unsubscribe(ctx, a, sub.Node, sub.JID, sub.SubID); err != nil && !errors.Is(err, ps.ErrNoSuchSubscriber) {
-			m.log.Error("removing subscription of a removed account", "account", account.String(), "node", string(sub.Node), "err", err)
+	if m.pep != nil {
+		m.pep.drop(account)
+	}
+	for _, sv := range m.services() {
+		sv.forget(ctx, account)
+	}
+}
+
+// forget cancels the subscriptions and removes the affiliations of the
+// bare JID account at this service, and deletes the nodes it alone owns.
+func (sv *service) forget(ctx context.Context, account jid.JID) {
+	a := sv.serviceActor()
+	for _, sub := range sv.svc.UserSubscriptions(ctx, account) {
+		if err := sv.svc.Unsubscribe(ctx, a, sub.Node, sub.JID, sub.SubID); err != nil && !errors.Is(err, ps.ErrNoSuchSubscriber) {
+			sv.log.Error("removing subscription of a removed account", "service", sv.from, "node", string(sub.Node), "err", err)
+		}
+	}
+	for _, af := range sv.svc.UserAffiliations(ctx, account) {
+		var err error
+		if owners := sv.owners(ctx, af.Node); len(owners) == 1 && owners[0] == account {
+			// Its own nodes go with the account (XEP-0077 §3.2: the
+			// server removes the account's data).
+			err = sv.svc.DeleteNode(ctx, a, af.Node, "")
+			sv.nodeChanged(af.Node)
+		} else {
+			err = sv.svc.SetAffiliations(ctx, a, af.Node, []ps.Affiliated{{JID: account, Affiliation: ps.AffNone}})
+		}
+		if err != nil && !errors.Is(err, ps.ErrNodeNotFound) {
+			sv.log.Error("removing affiliation of a removed account", "service", sv.from, "node", string(af.Node), "err", err)
 		}
 	}
 }
 
 // actor returns the requester of a request from the JID from.
-func (m *Module) actor(from jid.JID) ps.Actor {
-	return ps.Actor{JID: from, Admin: m.admins[from.Bare()]}
+func (sv *service) actor(from jid.JID) ps.Actor {
+	if sv.isPEP() {
+		return ps.Actor{JID: from, Self: from.Bare() == sv.owner}
+	}
+	return ps.Actor{JID: from, Admin: sv.admins[from.Bare()]}
 }
 
 // serviceActor is the service itself, acting as an administrator (to read
 // a node's owners, or to clean up).
-func (m *Module) serviceActor() ps.Actor { return ps.Actor{JID: m.jid, Admin: true} }
+func (sv *service) serviceActor() ps.Actor { return ps.Actor{JID: sv.jid, Admin: true} }
 
 // withAccess adds to a the roster facts that the node's access model
 // needs (XEP-0060 §4.5): whether an owner's roster gives the requester a
 // presence subscription (presence), and in which of the owner's roster
 // groups the requester is (roster). Nothing is looked up for other
 // access models, or when the node does not exist (the Service reports
-// that).
-func (m *Module) withAccess(ctx context.Context, a *ps.Actor, id ps.NodeID) {
-	n, err := m.svc.Node(ctx, id)
+// that). The owner of a PEP node is the account.
+func (sv *service) withAccess(ctx context.Context, a *ps.Actor, id ps.NodeID) {
+	n, err := sv.svc.Node(ctx, id)
 	if err != nil {
 		return
 	}
@@ -362,43 +440,36 @@ func (m *Module) withAccess(ctx context.Context, a *ps.Actor, id ps.NodeID) {
 	if am != ps.AccessPresence && am != ps.AccessRoster {
 		return
 	}
-	affs, err := m.svc.Affiliations(ctx, m.serviceActor(), id)
-	if err != nil {
+	if sv.isPEP() {
+		sv.rosterFacts(ctx, a, sv.owner)
+		return
+	}
+	sv.rosterFacts(ctx, a, sv.owners(ctx, id)...)
+}
+
+// rosterFacts sets a.PresenceSubscribed and a.RosterGroups from the
+// rosters of the local accounts among owners: the requester receives an
+// owner's presence (subscription from or both), in these groups.
+func (m *Module) rosterFacts(ctx context.Context, a *ps.Actor, owners ...jid.JID) {
+	r := m.h.Rosters()
+	if r == nil {
 		return
 	}
 	me := a.JID.Bare()
-	for _, af := range affs {
-		owner := af.JID
-		if af.Affiliation != ps.AffOwner || owner.Domain() != m.domain || owner.Local() == "" {
+	for _, o := range owners {
+		if o.Domain() != m.domain || o.Local() == "" {
 			continue
 		}
-		if am == ps.AccessPresence {
-			if m.h.Subscribed(ctx, owner, me) {
-				a.PresenceSubscribed = true
-				return
-			}
-			continue
-		}
-		// The roster access model: the groups of the owner's roster item
-		// for the requester, if the requester receives the owner's
-		// presence (§6.5.1).
-		r, err := m.h.Storage().Rosters().GetRoster(ctx, owner.Local())
-		if err != nil {
-			m.log.Error("reading roster for the roster access model", "owner", owner.String(), "err", err)
-			continue
-		}
-		for _, it := range r.Items {
-			if it.Contact == me.String() && (it.Subscription == storage.SubFrom || it.Subscription == storage.SubBoth) {
-				a.PresenceSubscribed = true
-				a.RosterGroups = append(a.RosterGroups, it.Groups...)
-			}
+		if c, ok := r.Contact(ctx, o, me); ok && c.ReceivesPresence() {
+			a.PresenceSubscribed = true
+			a.RosterGroups = append(a.RosterGroups, c.Groups...)
 		}
 	}
 }
 
 // owners returns the bare JIDs of a node's owners.
-func (m *Module) owners(ctx context.Context, id ps.NodeID) []jid.JID {
-	affs, _ := m.svc.Affiliations(ctx, m.serviceActor(), id)
+func (sv *service) owners(ctx context.Context, id ps.NodeID) []jid.JID {
+	affs, _ := sv.svc.Affiliations(ctx, sv.serviceActor(), id)
 	var out []jid.JID
 	for _, a := range affs {
 		if a.Affiliation == ps.AffOwner {
@@ -409,7 +480,7 @@ func (m *Module) owners(ctx context.Context, id ps.NodeID) []jid.JID {
 }
 
 // handle receives every stanza addressed to the service domain.
-func (m *Module) handle(ctx context.Context, st *stanza.Element, from, to jid.JID) {
+func (sv *service) handle(ctx context.Context, st *stanza.Element, from, to jid.JID) {
 	switch stanza.KindOf(st) {
 	case stanza.KindIQ:
 		typ := st.Attr("type")
@@ -417,50 +488,58 @@ func (m *Module) handle(ctx context.Context, st *stanza.Element, from, to jid.JI
 			return // replies to nothing the service asked
 		}
 		if to.Local() != "" || to.Resource() != "" {
-			m.replyError(ctx, st, nil, stanza.NewError(stanza.ServiceUnavailable, ""))
+			sv.replyError(ctx, st, nil, stanza.NewError(stanza.ServiceUnavailable, ""))
 			return
 		}
-		m.handleIQ(ctx, st, from, typ)
+		if typ == stanza.TypeSet {
+			// Back-pressure: a request that may notify waits for room
+			// in the delivery queues.
+			if err := sv.q.room(ctx, sv.cfg.QueueWait); err != nil {
+				sv.replyError(ctx, st, nil, sv.stanzaError(err))
+				return
+			}
+		}
+		sv.handleIQ(ctx, st, from, typ)
 	case stanza.KindMessage:
-		m.handleMessage(ctx, st, from, to)
+		sv.handleMessage(ctx, st, from, to)
 	case stanza.KindPresence:
-		m.handlePresence(ctx, st, from, to)
+		sv.handlePresence(ctx, st, from, to)
 	}
 }
 
 // handleIQ dispatches an IQ get or set by its payload.
-func (m *Module) handleIQ(ctx context.Context, iq *stanza.Element, from jid.JID, typ string) {
+func (sv *service) handleIQ(ctx context.Context, iq *stanza.Element, from jid.JID, typ string) {
 	p := iq.FirstChild()
 	if p == nil || iq.CountChildElements() != 1 {
-		m.replyError(ctx, iq, nil, stanza.NewError(stanza.BadRequest, "an IQ request carries exactly one payload"))
+		sv.replyError(ctx, iq, nil, stanza.NewError(stanza.BadRequest, "an IQ request carries exactly one payload"))
 		return
 	}
 	var res *stanza.Element
 	var err error
 	switch {
 	case p.Space == nsInfo && p.Local == "query" && typ == stanza.TypeGet:
-		res, err = m.discoInfo(ctx, p)
+		res, err = sv.discoInfo(ctx, p)
 	case p.Space == nsItems && p.Local == "query" && typ == stanza.TypeGet:
-		res, err = m.discoItems(ctx, from, p)
+		res, err = sv.discoItems(ctx, from, p)
 	case p.Space == NS && p.Local == "pubsub":
-		res, err = m.pubsubIQ(ctx, from, typ, p)
+		res, err = sv.pubsubIQ(ctx, from, typ, p)
 	case p.Space == NSOwner && p.Local == "pubsub":
-		res, err = m.ownerIQ(ctx, from, typ, p)
+		res, err = sv.ownerIQ(ctx, from, typ, p)
 	default:
 		err = stanza.NewError(stanza.ServiceUnavailable, "")
 	}
 	if err != nil {
 		var re *replyErr
 		if errors.As(err, &re) {
-			m.replyError(ctx, iq, re.payload, re.err)
+			sv.replyError(ctx, iq, re.payload, re.err)
 			return
 		}
-		m.replyError(ctx, iq, nil, m.stanzaError(err))
+		sv.replyError(ctx, iq, nil, sv.stanzaError(err))
 		return
 	}
 	r := stanza.IQResult(iq, res)
-	r.SetAttr("from", m.from)
-	m.h.Route(ctx, r)
+	r.SetAttr("from", sv.from)
+	sv.h.Route(ctx, r)
 }
 
 // replyErr is an error reply whose payload is not the request's: the
@@ -474,7 +553,7 @@ func (e *replyErr) Error() string { return e.err.Error() }
 
 // replyError sends the error reply to st, with payload instead of the
 // request's children if not nil.
-func (m *Module) replyError(ctx context.Context, st *stanza.Element, payload *stanza.Element, se stanza.Error) {
+func (sv *service) replyError(ctx context.Context, st *stanza.Element, payload *stanza.Element, se stanza.Error) {
 	var r *stanza.Element
 	if payload != nil {
 		c := st.ShallowCopy()
@@ -487,8 +566,8 @@ func (m *Module) replyError(ctx context.Context, st *stanza.Element, payload *st
 	if r == nil || r.Attr("to") == "" {
 		return
 	}
-	r.SetAttr("from", m.from)
-	m.h.Route(ctx, r)
+	r.SetAttr("from", sv.from)
+	sv.h.Route(ctx, r)
 }
 
 // stanzaError renders err as the stanza error to reply with: a
@@ -538,31 +617,31 @@ func badRequest(text string) error { return stanza.NewError(stanza.BadRequest, t
 // the service with the last published item of each node it is subscribed
 // to whose pubsub#send_last_published_item is on_sub_and_presence
 // (XEP-0060 §4.3 "last-published", §6.1.7).
-func (m *Module) handlePresence(ctx context.Context, st *stanza.Element, from, to jid.JID) {
+func (sv *service) handlePresence(ctx context.Context, st *stanza.Element, from, to jid.JID) {
 	if st.Attr("type") != "" || to.Local() != "" || from.IsZero() {
 		return
 	}
-	a := m.actor(from)
+	a := sv.actor(from)
 	done := map[ps.NodeID]bool{}
-	for _, sub := range m.svc.UserSubscriptions(ctx, from) {
+	for _, sub := range sv.svc.UserSubscriptions(ctx, from) {
 		if done[sub.Node] || sub.State != ps.SubSubscribed || !sub.Options.Deliver ||
 			(sub.JID != from && sub.JID != from.Bare()) {
 			continue
 		}
 		done[sub.Node] = true
-		n, err := m.svc.Node(ctx, sub.Node)
+		n, err := sv.svc.Node(ctx, sub.Node)
 		if err != nil || n.Type != ps.Leaf || !n.Config.DeliverNotifications ||
 			n.Config.SendLastPublishedItem != ps.SendLastOnSubAndPresence {
 			continue
 		}
-		it, ok, err := m.svc.LastPublished(ctx, a, sub.Node)
+		it, ok, err := sv.svc.LastPublished(ctx, a, sub.Node)
 		if err != nil || !ok {
 			continue
 		}
 		if !n.Config.DeliverPayloads {
 			it.Payload = nil
 		}
-		m.q.Notify(ctx, &ps.Event{Kind: ps.EventPublish, Node: sub.Node, NotificationType: n.Config.NotificationType,
+		sv.Notify(ctx, &ps.Event{Kind: ps.EventPublish, Node: sub.Node, NotificationType: n.Config.NotificationType,
 			Items: []ps.Item{it}, Replay: true, Recipients: []ps.Recipient{{JID: from}}})
 	}
 }
@@ -571,22 +650,22 @@ func (m *Module) handlePresence(ctx context.Context, st *stanza.Element, from, t
 // request (XEP-0060 §8.6): a submitted pubsub#subscribe_authorization
 // form. A cancelled form leaves the subscription pending. Errors go back
 // as message errors; other messages are refused with service-unavailable.
-func (m *Module) handleMessage(ctx context.Context, st *stanza.Element, from, to jid.JID) {
+func (sv *service) handleMessage(ctx context.Context, st *stanza.Element, from, to jid.JID) {
 	if st.Attr("type") == stanza.TypeError {
 		return // a notification that bounced: nothing to do
 	}
 	x := st.Child(nsDataXML, "x")
 	if x == nil || to.Local() != "" {
-		m.replyError(ctx, st, nil, stanza.NewError(stanza.ServiceUnavailable, ""))
+		sv.replyError(ctx, st, nil, stanza.NewError(stanza.ServiceUnavailable, ""))
 		return
 	}
-	if err := m.approval(ctx, from, x); err != nil {
-		m.replyError(ctx, st, nil, m.stanzaError(err))
+	if err := sv.approval(ctx, from, x); err != nil {
+		sv.replyError(ctx, st, nil, sv.stanzaError(err))
 	}
 }
 
 // approval processes a submitted authorization form.
-func (m *Module) approval(ctx context.Context, from jid.JID, x *stanza.Element) error {
+func (sv *service) approval(ctx context.Context, from jid.JID, x *stanza.Element) error {
 	f, err := dataform.Parse(x)
 	if err != nil {
 		return err
@@ -616,7 +695,7 @@ func (m *Module) approval(ctx context.Context, from jid.JID, x *stanza.Element) 
 	if !present {
 		return badRequest("pubsub#allow is required")
 	}
-	return m.svc.Approve(ctx, m.actor(from), ps.NodeID(node), subscriber, f.Value("pubsub#subid"), allow)
+	return sv.svc.Approve(ctx, sv.actor(from), ps.NodeID(node), subscriber, f.Value("pubsub#subid"), allow)
 }
 
 // features are the pubsub features the service implements (XEP-0060
@@ -635,15 +714,15 @@ var features = []string{
 }
 
 // serviceFeatures returns the disco features of the service, sorted.
-func (m *Module) serviceFeatures() []string {
+func (sv *service) serviceFeatures() []string {
 	fs := []string{nsInfo, nsItems, NS}
 	for _, f := range features {
 		fs = append(fs, NS+"#"+f)
 	}
-	if m.cfg.AutoCreate {
+	if sv.cfg.AutoCreate {
 		fs = append(fs, NS+"#auto-create")
 	}
-	if m.cfg.MultiSubscribe {
+	if sv.cfg.MultiSubscribe {
 		fs = append(fs, NS+"#multi-subscribe")
 	}
 	slices.Sort(fs)

@@ -54,36 +54,36 @@ var pubsubCompanions = map[string][2]string{
 // pubsubIQ handles the requests of namespace
 // http://jabber.org/protocol/pubsub: those of entities (XEP-0060 §5.6,
 // §5.7), subscribers (§6), publishers (§7) and node creation (§8.1).
-func (m *Module) pubsubIQ(ctx context.Context, from jid.JID, typ string, p *stanza.Element) (*stanza.Element, error) {
+func (sv *service) pubsubIQ(ctx context.Context, from jid.JID, typ string, p *stanza.Element) (*stanza.Element, error) {
 	r, err := splitRequest(p, pubsubCompanions)
 	if err != nil {
 		return nil, err
 	}
-	a := m.actor(from)
+	a := sv.actor(from)
 	v := r.verb
 	switch typ + " " + v.Local {
 	case "set create":
-		return m.create(ctx, a, v, r.companion)
+		return sv.create(ctx, a, v, r.companion)
 	case "set subscribe":
-		return m.subscribe(ctx, a, v, r.companion)
+		return sv.subscribe(ctx, a, v, r.companion)
 	case "set unsubscribe":
-		return m.unsubscribe(ctx, a, v)
+		return sv.unsubscribe(ctx, a, v)
 	case "get options":
-		return m.getOptions(ctx, a, v)
+		return sv.getOptions(ctx, a, v)
 	case "set options":
-		return nil, m.setOptions(ctx, a, v)
+		return nil, sv.setOptions(ctx, a, v)
 	case "get default":
-		return m.defaultSubOptions(ctx, v)
+		return sv.defaultSubOptions(ctx, v)
 	case "get items":
-		return m.items(ctx, a, v, r.companion)
+		return sv.items(ctx, a, v, r.companion)
 	case "get subscriptions":
-		return m.userSubscriptions(ctx, a, v), nil
+		return sv.userSubscriptions(ctx, a, v), nil
 	case "get affiliations":
-		return m.userAffiliations(ctx, a, v), nil
+		return sv.userAffiliations(ctx, a, v), nil
 	case "set publish":
-		return m.publish(ctx, a, v, r.companion)
+		return sv.publish(ctx, a, v, r.companion)
 	case "set retract":
-		return nil, m.retract(ctx, a, v)
+		return nil, sv.retract(ctx, a, v)
 	}
 	return nil, stanza.NewError(stanza.FeatureNotImplemented, "unknown pubsub request "+typ+" "+v.Local)
 }
@@ -120,7 +120,7 @@ func subscriptionElement(space string, s *ps.Subscription, withNode bool) *stanz
 // subscribe subscribes to a node (XEP-0060 §6.1), with subscription
 // options in the same request (§6.3.7): the result carries the
 // subscription and, when options were given, the resulting options.
-func (m *Module) subscribe(ctx context.Context, a ps.Actor, v, options *stanza.Element) (*stanza.Element, error) {
+func (sv *service) subscribe(ctx context.Context, a ps.Actor, v, options *stanza.Element) (*stanza.Element, error) {
 	node := ps.NodeID(v.Attr("node"))
 	j, err := subscriberJID(v)
 	if err != nil {
@@ -139,8 +139,8 @@ func (m *Module) subscribe(ctx context.Context, a ps.Actor, v, options *stanza.E
 			}
 		}
 	}
-	m.withAccess(ctx, &a, node)
-	sub, err := m.svc.Subscribe(ctx, a, node, j, opts)
+	sv.withAccess(ctx, &a, node)
+	sub, err := sv.svc.Subscribe(ctx, a, node, j, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -159,14 +159,14 @@ func (m *Module) subscribe(ctx context.Context, a ps.Actor, v, options *stanza.E
 
 // unsubscribe cancels a subscription (XEP-0060 §6.2); the result carries
 // the subscription with state none.
-func (m *Module) unsubscribe(ctx context.Context, a ps.Actor, v *stanza.Element) (*stanza.Element, error) {
+func (sv *service) unsubscribe(ctx context.Context, a ps.Actor, v *stanza.Element) (*stanza.Element, error) {
 	node := ps.NodeID(v.Attr("node"))
 	j, err := subscriberJID(v)
 	if err != nil {
 		return nil, err
 	}
 	subID := v.Attr("subid")
-	if err := m.svc.Unsubscribe(ctx, a, node, j, subID); err != nil {
+	if err := sv.svc.Unsubscribe(ctx, a, node, j, subID); err != nil {
 		return nil, err
 	}
 	sub := ps.Subscription{Node: node, JID: j, SubID: subID, State: ps.SubNone}
@@ -183,14 +183,14 @@ func optionsElement(node ps.NodeID, j jid.JID, subID string) *stanza.Element {
 }
 
 // getOptions returns a subscription's options form (XEP-0060 §6.3.1-2).
-func (m *Module) getOptions(ctx context.Context, a ps.Actor, v *stanza.Element) (*stanza.Element, error) {
+func (sv *service) getOptions(ctx context.Context, a ps.Actor, v *stanza.Element) (*stanza.Element, error) {
 	node := ps.NodeID(v.Attr("node"))
 	j, err := subscriberJID(v)
 	if err != nil {
 		return nil, err
 	}
 	subID := v.Attr("subid")
-	o, err := m.svc.SubscriptionOptions(ctx, a, node, j, subID)
+	o, err := sv.svc.SubscriptionOptions(ctx, a, node, j, subID)
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +199,7 @@ func (m *Module) getOptions(ctx context.Context, a ps.Actor, v *stanza.Element) 
 
 // setOptions applies a submitted options form (XEP-0060 §6.3.5): fields
 // left out keep their value.
-func (m *Module) setOptions(ctx context.Context, a ps.Actor, v *stanza.Element) error {
+func (sv *service) setOptions(ctx context.Context, a ps.Actor, v *stanza.Element) error {
 	node := ps.NodeID(v.Attr("node"))
 	j, err := subscriberJID(v)
 	if err != nil {
@@ -210,7 +210,7 @@ func (m *Module) setOptions(ctx context.Context, a ps.Actor, v *stanza.Element) 
 	if x == nil {
 		return badRequest("no options form")
 	}
-	cur, err := m.svc.SubscriptionOptions(ctx, a, node, j, subID)
+	cur, err := sv.svc.SubscriptionOptions(ctx, a, node, j, subID)
 	if err != nil {
 		return err
 	}
@@ -218,15 +218,15 @@ func (m *Module) setOptions(ctx context.Context, a ps.Actor, v *stanza.Element) 
 	if err != nil || o == nil {
 		return err
 	}
-	return m.svc.SetSubscriptionOptions(ctx, a, node, j, subID, *o)
+	return sv.svc.SetSubscriptionOptions(ctx, a, node, j, subID, *o)
 }
 
 // defaultSubOptions returns the default subscription options of the
 // service or of a node (XEP-0060 §6.4; XEP-0248 §6.1 for collections).
-func (m *Module) defaultSubOptions(ctx context.Context, v *stanza.Element) (*stanza.Element, error) {
+func (sv *service) defaultSubOptions(ctx context.Context, v *stanza.Element) (*stanza.Element, error) {
 	def := stanza.NewElement(NS, "default")
 	if node := v.Attr("node"); node != "" {
-		if _, err := m.svc.Node(ctx, ps.NodeID(node)); err != nil {
+		if _, err := sv.svc.Node(ctx, ps.NodeID(node)); err != nil {
 			return nil, err
 		}
 		def.SetAttr("node", node)
@@ -240,7 +240,7 @@ func (m *Module) defaultSubOptions(ctx context.Context, v *stanza.Element) (*sta
 // page of a result set (XEP-0059; the pubsub#rsm feature). A truncated
 // result carries an RSM <set/> (§6.5.4). A node that does not persist
 // items returns its last published item (§6.5.6).
-func (m *Module) items(ctx context.Context, a ps.Actor, v, set *stanza.Element) (*stanza.Element, error) {
+func (sv *service) items(ctx context.Context, a ps.Actor, v, set *stanza.Element) (*stanza.Element, error) {
 	node := ps.NodeID(v.Attr("node"))
 	if node == "" {
 		return nil, ps.ErrNodeIDRequired
@@ -282,13 +282,13 @@ func (m *Module) items(ctx context.Context, a ps.Actor, v, set *stanza.Element) 
 		}
 		q.After, q.Before = r.After, r.Before
 	}
-	m.withAccess(ctx, &a, node)
-	page, err := m.svc.Items(ctx, a, node, q)
+	sv.withAccess(ctx, &a, node)
+	page, err := sv.svc.Items(ctx, a, node, q)
 	var pe *ps.Error
 	if errors.As(err, &pe) && errors.Is(err, ps.ErrUnsupported) && pe.Feature() == "persistent-items" && req == nil {
 		// §6.5.6: a node without persistent items still has its last one.
 		// Without one, the error stands (§6.5.9.4).
-		if it, ok, lerr := m.svc.LastPublished(ctx, a, node); lerr == nil && ok {
+		if it, ok, lerr := sv.svc.LastPublished(ctx, a, node); lerr == nil && ok {
 			page, err = ps.ItemPage{}, nil
 			if len(q.IDs) == 0 || slices.Contains(q.IDs, it.ID) {
 				page = ps.ItemPage{Items: []ps.Item{it}, Count: 1}
@@ -298,11 +298,11 @@ func (m *Module) items(ctx context.Context, a ps.Actor, v, set *stanza.Element) 
 	if err != nil {
 		return nil, err
 	}
-	withPublisher := m.includesPublisher(ctx, node)
+	withPublisher := sv.includesPublisher(ctx, node)
 	items := stanza.NewElement(NS, "items", "node", string(node))
 	if !countOnly {
 		for i := range page.Items {
-			items.Append(m.itemElement(NS, &page.Items[i], withPublisher))
+			items.Append(sv.itemElement(NS, &page.Items[i], withPublisher))
 		}
 	}
 	res := stanza.NewElement(NS, "pubsub").Append(items)
@@ -319,13 +319,13 @@ func (m *Module) items(ctx context.Context, a ps.Actor, v, set *stanza.Element) 
 
 // userSubscriptions lists the requester's subscriptions at the service,
 // or at one node (XEP-0060 §5.6).
-func (m *Module) userSubscriptions(ctx context.Context, a ps.Actor, v *stanza.Element) *stanza.Element {
+func (sv *service) userSubscriptions(ctx context.Context, a ps.Actor, v *stanza.Element) *stanza.Element {
 	node := v.Attr("node")
 	list := stanza.NewElement(NS, "subscriptions")
 	if node != "" {
 		list.SetAttr("node", node)
 	}
-	for _, s := range m.svc.UserSubscriptions(ctx, a.JID) {
+	for _, s := range sv.svc.UserSubscriptions(ctx, a.JID) {
 		if node == "" || string(s.Node) == node {
 			list.Append(subscriptionElement(NS, &s, true))
 		}
@@ -335,13 +335,13 @@ func (m *Module) userSubscriptions(ctx context.Context, a ps.Actor, v *stanza.El
 
 // userAffiliations lists the requester's affiliations at the service, or
 // with one node (XEP-0060 §5.7).
-func (m *Module) userAffiliations(ctx context.Context, a ps.Actor, v *stanza.Element) *stanza.Element {
+func (sv *service) userAffiliations(ctx context.Context, a ps.Actor, v *stanza.Element) *stanza.Element {
 	node := v.Attr("node")
 	list := stanza.NewElement(NS, "affiliations")
 	if node != "" {
 		list.SetAttr("node", node)
 	}
-	for _, af := range m.svc.UserAffiliations(ctx, a.JID) {
+	for _, af := range sv.svc.UserAffiliations(ctx, a.JID) {
 		if node == "" || string(af.Node) == node {
 			list.Append(stanza.NewElement(NS, "affiliation", "node", string(af.Node), "affiliation", af.Affiliation.String()))
 		}

@@ -55,16 +55,54 @@ func (m *Module) presence(ctx context.Context, st *stanza.Element, from, to jid.
 // remembered to have, so that a client cannot grow it without limit.
 const maxDirected = 256
 
-// receivesPresence reports whether contact is subscribed to user's
-// presence (from or both in user's roster).
-func (m *Module) receivesPresence(ctx context.Context, user, contact jid.JID) bool {
+// rosters is the module's view of rosters for the other modules
+// (module.Rosters).
+type rosters Module
+
+// Contact implements module.Rosters.
+func (r *rosters) Contact(ctx context.Context, user, contact jid.JID) (module.Contact, bool) {
+	m := (*Module)(r)
 	a, err := m.lock(ctx, user)
 	if err != nil {
-		return false
+		return module.Contact{}, false
 	}
 	defer m.unlock(user, a)
 	it := a.items[contact]
-	return it != nil && (it.Subscription == storage.SubFrom || it.Subscription == storage.SubBoth)
+	if it == nil {
+		return module.Contact{}, false
+	}
+	return contactOf(contact, it), true
+}
+
+// Contacts implements module.Rosters.
+func (r *rosters) Contacts(ctx context.Context, user jid.JID) []module.Contact {
+	m := (*Module)(r)
+	a, err := m.lock(ctx, user)
+	if err != nil {
+		m.log.Error("loading roster", "account", user.String(), "err", err)
+		return nil
+	}
+	defer m.unlock(user, a)
+	out := make([]module.Contact, 0, len(a.items))
+	for j, it := range a.items {
+		out = append(out, contactOf(j, it))
+	}
+	return out
+}
+
+// contactOf is a roster item as module.Contact (the groups are shared:
+// items are replaced, never changed in place).
+func contactOf(j jid.JID, it *storage.RosterItem) module.Contact {
+	if it == nil {
+		return module.Contact{JID: j}
+	}
+	return module.Contact{JID: j, Subscription: it.Subscription, Groups: it.Groups}
+}
+
+// changed tells the other modules that user's item for contact went from
+// old to new (nil: no item). The roster is locked.
+func (m *Module) changed(ctx context.Context, user, contact jid.JID, old, new *storage.RosterItem) {
+	m.h.RosterChanged(ctx, user, contactOf(contact, old), contactOf(contact, new))
 }
 
 // broadcast sends session s's available or unavailable presence st to
@@ -137,7 +175,7 @@ func (m *Module) broadcast(ctx context.Context, st *stanza.Element, s module.Ses
 		// see its presence; the two rosters can disagree (a cancellation
 		// that a block dropped). Asked only of contacts that are online,
 		// whose roster is in memory.
-		if len(sessions) == 0 || (c != user && !m.receivesPresence(ctx, c, user)) {
+		if len(sessions) == 0 || (c != user && !m.h.Subscribed(ctx, c, user)) {
 			continue
 		}
 		for _, r := range sessions {
@@ -331,6 +369,7 @@ func (m *Module) apply(ctx context.Context, user jid.JID, a *account, contact ji
 	}
 	a.items[contact], a.version = &it, v
 	m.push(user, itemElement(&it), v)
+	m.changed(ctx, user, contact, old, &it)
 	return nil
 }
 

@@ -159,7 +159,7 @@ func (m *Module) Start(ctx context.Context, h module.Host) error {
 	h.OnSessionBound(0, m.sessionBound)
 	h.OnSessionEnd(0, m.sessionEnd)
 	h.OnAccountRemoved(0, m.accountRemoved)
-	h.ProvideSubscriptions(m.receivesPresence)
+	h.ProvideRosters((*rosters)(m))
 	return nil
 }
 
@@ -395,7 +395,9 @@ func (m *Module) set(ctx context.Context, iq *stanza.Element) (*stanza.Element, 
 		m.unlock(user, a)
 		return nil, err
 	}
+	old := a.items[contact]
 	a.items[contact], a.version = &it, v
+	m.changed(ctx, user, contact, old, &it)
 	m.unlock(user, a)
 	m.push(user, itemElement(&it), v)
 	return nil, nil
@@ -421,6 +423,7 @@ func (m *Module) remove(ctx context.Context, user, contact jid.JID) error {
 	}
 	delete(a.items, contact)
 	a.version = v
+	m.changed(ctx, user, contact, it, nil)
 	if st.PendingIn {
 		if err := m.store.DeletePendingIn(ctx, user.Local(), contact.String()); err != nil {
 			m.log.Warn("removing pending request", "err", err)

@@ -796,6 +796,16 @@ func testIsolation(t *testing.T, open ProviderOpener) {
 	if got := nodeIDs(load(t, p.PubSubStore("pep:"))); len(got) != 0 {
 		t.Errorf("service pep: has nodes %v", got)
 	}
+	for _, tc := range []struct {
+		prefix string
+		want   []string
+	}{{"pep:", []string{"pep:alice"}}, {"", []string{"a", "pep:alice"}}, {"pep:b", nil}, {"a", []string{"a"}}, {"%", nil}, {"_", nil}} {
+		got, err := p.PubSubServices(ctx, tc.prefix)
+		must(t, err)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("PubSubServices(%q) = %q, want %q", tc.prefix, got, tc.want)
+		}
+	}
 
 	// Changes to b leave a alone.
 	wantErr(t, "DeleteItem of a's item through b", b.DeleteItem(ctx, "n", "zz"), storage.ErrNotFound)

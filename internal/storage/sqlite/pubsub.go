@@ -42,6 +42,15 @@ func (s *Store) PubSubStore(service string) pubsub.Store {
 	return &pubsubStore{s: s, service: service}
 }
 
+// PubSubServices returns the keys, starting with prefix, of the services
+// with at least one node, sorted (pubsub.StoreProvider).
+func (s *Store) PubSubServices(ctx context.Context, prefix string) ([]string, error) {
+	// substr compares bytes literally: no LIKE wildcards to escape.
+	out, err := textColumn(s.query(ctx, nil,
+		`SELECT DISTINCT service FROM pubsub_nodes WHERE substr(service, 1, length(?1)) = ?1 ORDER BY service`, prefix))
+	return out, pubsubErr("list services", err)
+}
+
 // pubsubStore implements pubsub.Store for one service on the pubsub_*
 // tables.
 type pubsubStore struct {

@@ -333,7 +333,8 @@ func nodeStrings(ids []pubsub.NodeID) []string {
 }
 
 // TestDeleteUserPEP checks that DeleteUser removes the account's PEP
-// service and nothing else.
+// service and its subscriptions and affiliations at other PEP services,
+// and nothing else.
 func TestDeleteUserPEP(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, filepath.Join(t.TempDir(), "mote.db"))
@@ -341,6 +342,7 @@ func TestDeleteUserPEP(t *testing.T) {
 		t.Fatal(err)
 	}
 	juliet := jid.MustParse("juliet@example.com")
+	julietta := jid.MustParse("julietta@example.com/balcony")
 	fill := func(service string) {
 		t.Helper()
 		st := s.PubSubStore(service)
@@ -352,9 +354,13 @@ func TestDeleteUserPEP(t *testing.T) {
 				node.Type = pubsub.Collection
 			}
 			err := st.CreateNode(ctx, pubsub.NodeState{
-				Node:          node,
-				Affiliations:  []pubsub.Affiliated{{JID: juliet, Affiliation: pubsub.AffOwner}},
-				Subscriptions: []pubsub.Subscription{{JID: juliet, SubID: "s", State: pubsub.SubSubscribed, Options: pubsub.DefaultSubOptions()}},
+				Node:         node,
+				Affiliations: []pubsub.Affiliated{{JID: juliet, Affiliation: pubsub.AffOwner}, {JID: julietta.Bare(), Affiliation: pubsub.AffMember}},
+				Subscriptions: []pubsub.Subscription{
+					{JID: juliet, SubID: "s", State: pubsub.SubSubscribed, Options: pubsub.DefaultSubOptions()},
+					{JID: jid.MustParse("juliet@example.com/chamber"), SubID: "t", State: pubsub.SubSubscribed, Options: pubsub.DefaultSubOptions()},
+					{JID: julietta, SubID: "s", State: pubsub.SubSubscribed, Options: pubsub.DefaultSubOptions()},
+				},
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -386,8 +392,18 @@ func TestDeleteUserPEP(t *testing.T) {
 	for _, service := range others {
 		st := s.PubSubStore(service)
 		states, err := st.LoadNodes(ctx)
-		if err != nil || len(states) != 2 || len(states[1].Node.Parents) != 1 || len(states[1].Affiliations) != 1 || len(states[1].Subscriptions) != 1 {
+		// At other PEP services juliet's subscriptions and affiliations
+		// go; julietta's stay, as does everything at the component.
+		affs, subs := 2, 3
+		if strings.HasPrefix(service, "pep:") {
+			affs, subs = 1, 1
+		}
+		if err != nil || len(states) != 2 || len(states[1].Node.Parents) != 1 || len(states[1].Affiliations) != affs || len(states[1].Subscriptions) != subs {
 			t.Errorf("%s after DeleteUser: %+v %v", service, states, err)
+			continue
+		}
+		if affs == 1 && (states[1].Affiliations[0].JID != julietta.Bare() || states[1].Subscriptions[0].JID != julietta) {
+			t.Errorf("%s after DeleteUser: %+v", service, states[1])
 		}
 		if n, err := st.CountItems(ctx, "n"); err != nil || n != 1 {
 			t.Errorf("%s: %d items, %v", service, n, err)

@@ -110,7 +110,8 @@ func (u *users) SetCredentials(ctx context.Context, username string, keys map[st
 // DeleteUser removes the account (its credentials go with it through ON
 // DELETE CASCADE), every row stored for the username and its PEP service
 // (pubsub service "pep:<username>"), and strips what other accounts hold
-// about it, all in one transaction.
+// about it (roster subscriptions, requests, subscriptions to and
+// affiliations with their PEP nodes), all in one transaction.
 func (u *users) DeleteUser(ctx context.Context, username string) error {
 	err := u.s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE username = ?`, username)
@@ -128,6 +129,15 @@ func (u *users) DeleteUser(ctx context.Context, username string) error {
 		}
 		if err := deletePubSubService(ctx, tx, pepPrefix+username); err != nil {
 			return fmt.Errorf("pep: %w", err)
+		}
+		// Its subscriptions and affiliations at the other accounts' PEP
+		// services: the JIDs with username as localpart (this server
+		// serves one domain and PEP services hear only local accounts).
+		for _, table := range []string{"pubsub_subscriptions", "pubsub_affiliations"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE substr(service, 1, 4) = 'pep:'
+				AND substr(jid, 1, length(?1) + 1) = ?1 || '@'`, username); err != nil {
+				return fmt.Errorf("%s: %w", table, err)
+			}
 		}
 		return stripContact(ctx, tx, username)
 	})
