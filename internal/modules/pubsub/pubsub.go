@@ -1,6 +1,7 @@
 // Package pubsub is the publish-subscribe service of XEP-0060 at
 // pubsub.<domain>, with the collection nodes of XEP-0248 and result set
-// management (XEP-0059) for item retrieval.
+// management (XEP-0059) for item retrieval, and the Personal Eventing
+// Protocol (XEP-0163) service of every account (see pep.go).
 //
 // It is a thin translation layer over the protocol-free core in
 // internal/pubsub: requests are parsed into calls of a pubsub.Service,
@@ -197,7 +198,8 @@ func New() *Module {
 // Info implements module.Module.
 func (m *Module) Info() module.Info {
 	return module.Info{Name: "pubsub", Requires: []string{"disco", "roster"}, XEPs: []module.XEP{
-		{Number: 60, Version: "1.30.0", Status: "partial: no leases, digests, show-values filtering, body generation, filtered notifications (PEP's), get-pending ad-hoc command, items of collections, paging by index or from the end"},
+		{Number: 60, Version: "1.30.0", Status: "partial: no leases, digests, show-values filtering, body generation, get-pending ad-hoc command, items of collections, paging by index or from the end"},
+		{Number: 163, Version: "1.2.2", Status: "complete (no XEP-0033 replyto on notifications, a SHOULD)"},
 		{Number: 248, Version: "0.5.0", Status: "partial: no associate/dissociate requests, no change of node type"},
 		{Number: 59, Version: "1.0", Status: "partial: pubsub items only, no <index/>, no paging from the end"},
 	}}
