@@ -251,10 +251,7 @@ func (h *host) SendIQ(ctx context.Context, iq *stanza.Element, f IQResultFunc) {
 }
 
 func (h *host) HandleIQ(t Target, typ, ns, local string, hd IQHandler) {
-	h.reg.mustOpen("HandleIQ")
-	if hd == nil {
-		panic("module: nil IQ handler from " + h.name)
-	}
+	h.check("HandleIQ", hd == nil)
 	if typ != stanza.TypeGet && typ != stanza.TypeSet {
 		panic(fmt.Sprintf("module: %s: IQ handler type %q is not get or set", h.name, typ))
 	}
@@ -293,22 +290,22 @@ func (h *host) OnSessionEnd(priority int, hk SessionHook) {
 }
 
 func (h *host) addSessionHook(what string, list *[]prioritized[SessionHook], priority int, hk SessionHook) {
-	h.reg.mustOpen(what)
-	if hk == nil {
-		panic("module: nil " + what + " hook from " + h.name)
-	}
+	h.check(what, hk == nil)
 	h.reg.seq++
 	*list = append(*list, prioritized[SessionHook]{priority, h.reg.seq, hk})
 }
 
+// check panics on a registration after start, or with a nil or second
+// (bad) handler.
+func (h *host) check(what string, bad bool) {
+	h.reg.mustOpen(what)
+	if bad {
+		panic("module: " + h.name + ": nil or second " + what)
+	}
+}
+
 func (h *host) OnIdle(after time.Duration, hk IdleHook) {
-	h.reg.mustOpen("OnIdle")
-	if hk == nil || after <= 0 {
-		panic("module: nil idle hook or non-positive interval from " + h.name)
-	}
-	if h.reg.idle != nil {
-		panic("module: " + h.name + ": idle hook already set")
-	}
+	h.check("OnIdle hook (or a non-positive interval)", hk == nil || after <= 0 || h.reg.idle != nil)
 	h.reg.idle = hk
 	h.reg.idleAfter = after
 }
@@ -318,26 +315,17 @@ func (h *host) OnReady(priority int, hk SessionHook) {
 }
 
 func (h *host) HandlePresence(hd PresenceHandler) {
-	h.reg.mustOpen("presence handler")
-	if hd == nil || h.reg.presence != nil {
-		panic("module: " + h.name + ": nil or second presence handler")
-	}
+	h.check("presence handler", hd == nil || h.reg.presence != nil)
 	h.reg.presence = hd
 }
 
 func (h *host) HandleUndeliverable(hd UndeliverableHandler) {
-	h.reg.mustOpen("undeliverable handler")
-	if hd == nil || h.reg.undeliv != nil {
-		panic("module: " + h.name + ": nil or second undeliverable handler")
-	}
+	h.check("undeliverable handler", hd == nil || h.reg.undeliv != nil)
 	h.reg.undeliv = hd
 }
 
 func (h *host) AddStreamFeature(f func() *stanza.Element) {
-	h.reg.mustOpen("stream feature")
-	if f == nil {
-		panic("module: " + h.name + ": nil stream feature")
-	}
+	h.check("stream feature", f == nil)
 	h.reg.streamFeat = append(h.reg.streamFeat, f)
 }
 
@@ -346,10 +334,7 @@ func (h *host) Sessions(bare jid.JID) []Session { return h.deps.Sessions.Resourc
 func (h *host) Session(full jid.JID) Session { return h.deps.Sessions.Get(full) }
 
 func (h *host) OnAccountRemoved(priority int, hk AccountHook) {
-	h.reg.mustOpen("OnAccountRemoved")
-	if hk == nil {
-		panic("module: nil OnAccountRemoved hook from " + h.name)
-	}
+	h.check("OnAccountRemoved", hk == nil)
 	h.reg.seq++
 	h.reg.removed = append(h.reg.removed, prioritized[AccountHook]{priority, h.reg.seq, hk})
 }
@@ -368,34 +353,22 @@ func (h *host) RemoveAccount(ctx context.Context, account jid.JID, err *stanza.S
 }
 
 func (h *host) AddFilter(f StanzaFilter) {
-	h.reg.mustOpen("AddFilter")
-	if f == nil {
-		panic("module: nil filter from " + h.name)
-	}
+	h.check("AddFilter", f == nil)
 	h.reg.filters = append(h.reg.filters, f)
 }
 
 func (h *host) OnMessageDelivered(hk MessageHook) {
-	h.reg.mustOpen("OnMessageDelivered")
-	if hk == nil {
-		panic("module: nil message hook from " + h.name)
-	}
+	h.check("OnMessageDelivered", hk == nil)
 	h.reg.delivered = append(h.reg.delivered, hk)
 }
 
 func (h *host) OnMessageSent(hk SentHook) {
-	h.reg.mustOpen("OnMessageSent")
-	if hk == nil {
-		panic("module: nil sent hook from " + h.name)
-	}
+	h.check("OnMessageSent", hk == nil)
 	h.reg.sent = append(h.reg.sent, hk)
 }
 
 func (h *host) HandleRegistration(hd RegistrationHandler) {
-	h.reg.mustOpen("HandleRegistration")
-	if hd == nil || h.reg.register != nil {
-		panic("module: " + h.name + ": nil or second registration handler")
-	}
+	h.check("HandleRegistration", hd == nil || h.reg.register != nil)
 	h.reg.register = hd
 }
 
@@ -404,10 +377,7 @@ func (h *host) Filter(ctx context.Context, st *stanza.Element, from, to jid.JID)
 }
 
 func (h *host) ProvideRosters(r Rosters) {
-	h.reg.mustOpen("ProvideRosters")
-	if r == nil || h.reg.rosters != nil {
-		panic("module: " + h.name + ": nil or second roster source")
-	}
+	h.check("ProvideRosters", r == nil || h.reg.rosters != nil)
 	h.reg.rosters = r
 }
 
@@ -420,10 +390,7 @@ func (h *host) Subscribed(ctx context.Context, user, contact jid.JID) bool {
 }
 
 func (h *host) OnRosterChange(hk RosterHook) {
-	h.reg.mustOpen("OnRosterChange")
-	if hk == nil {
-		panic("module: nil roster hook from " + h.name)
-	}
+	h.check("OnRosterChange", hk == nil)
 	h.reg.rosterHook = append(h.reg.rosterHook, hk)
 }
 
@@ -434,18 +401,12 @@ func (h *host) RosterChanged(ctx context.Context, user jid.JID, before, after Co
 }
 
 func (h *host) OnPresenceSent(hk SentHook) {
-	h.reg.mustOpen("OnPresenceSent")
-	if hk == nil {
-		panic("module: nil presence hook from " + h.name)
-	}
+	h.check("OnPresenceSent", hk == nil)
 	h.reg.presSent = append(h.reg.presSent, hk)
 }
 
 func (h *host) ProvideAccountDisco(d AccountDisco) {
-	h.reg.mustOpen("ProvideAccountDisco")
-	if d == nil || h.reg.acctDisco != nil {
-		panic("module: " + h.name + ": nil or second account disco source")
-	}
+	h.check("ProvideAccountDisco", d == nil || h.reg.acctDisco != nil)
 	h.reg.acctDisco = d
 }
 

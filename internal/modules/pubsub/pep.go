@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
+	"slices"
 	"strings"
 	"sync"
 
@@ -406,7 +407,7 @@ func (p *peps) online(ctx context.Context, full jid.JID, wants, had func(string)
 // subscription. It runs with the roster locked, so the work is done on
 // another goroutine.
 func (m *Module) rosterChanged(_ context.Context, user jid.JID, before, after module.Contact) {
-	if before.ReceivesPresence() == after.ReceivesPresence() && slicesEqual(before.Groups, after.Groups) {
+	if before.ReceivesPresence() == after.ReceivesPresence() && slices.Equal(before.Groups, after.Groups) {
 		return
 	}
 	m.bg.Add(1)
@@ -462,18 +463,6 @@ func (sv *service) recheck(ctx context.Context, contact jid.JID) {
 	for _, c := range cancelled {
 		sv.log.Debug("subscription cancelled by a roster change", "service", sv.from, "node", string(c.Node), "jid", c.JID.String())
 	}
-}
-
-func slicesEqual(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Items implements module.AccountDisco: the nodes of the account's PEP
