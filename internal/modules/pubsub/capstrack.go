@@ -122,8 +122,15 @@ func (t *capsTracker) ask(ctx context.Context, full jid.JID, e *capsEntry, had *
 	})
 }
 
-// forget drops what is known of a session's caps.
+// forget drops what is known of a session's caps. Most sessions (devices)
+// send none: for them it takes only the read lock.
 func (t *capsTracker) forget(full jid.JID) {
+	t.mu.RLock()
+	_, ok := t.sess[full]
+	t.mu.RUnlock()
+	if !ok {
+		return
+	}
 	t.mu.Lock()
 	delete(t.sess, full)
 	t.mu.Unlock()
