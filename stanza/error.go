@@ -210,6 +210,9 @@ const (
 type StreamError struct {
 	Condition StreamCondition
 	Text      string
+	// Extra is an application-specific condition element (§4.9.4), such
+	// as XEP-0198's <handled-count-too-high/>; nil for none.
+	Extra *Element
 }
 
 // Error implements error.
@@ -229,6 +232,9 @@ func (e *StreamError) Element() *Element {
 		t.Attrs = append(t.Attrs, Attr{Space: NSXML, Local: "lang", Value: "en"})
 		el.Append(t.AppendText(e.Text))
 	}
+	if e.Extra != nil {
+		el.Append(e.Extra)
+	}
 	return el
 }
 
@@ -242,6 +248,9 @@ func (e *StreamError) AppendStreamXML(buf []byte) []byte {
 		buf = append(buf, `<text xmlns="`+NSStreams+`" xml:lang="en">`...)
 		buf = appendEscaped(buf, e.Text, false)
 		buf = append(buf, "</text>"...)
+	}
+	if e.Extra != nil {
+		buf = e.Extra.AppendXML(buf, NSStream)
 	}
 	return append(buf, "</stream:error>"...)
 }

@@ -48,6 +48,12 @@ type Conn struct {
 	// published in the registry, read-only afterwards.
 	jid  jid.JID
 	sess *session.Session
+	// sm is the stream management state (sm.go), set by the reader under
+	// wmu when the client enables or resumes it.
+	sm *smState
+	// cleanClose: the peer closed its stream (XEP-0198 §6: the session
+	// ends; no resumption).
+	cleanClose bool
 
 	lastRead  atomic.Int64 // unix nanoseconds of the last byte read
 	shaper    limit.Bucket // input traffic shaping; owned by the reader
@@ -203,6 +209,7 @@ func (c *Conn) handleReadError(err error) {
 	switch {
 	case errors.Is(err, errStreamClosed):
 		c.noLinger = true
+		c.cleanClose = true
 		c.closeStream(nil)
 	case errors.Is(err, errAlreadyClosed):
 	case errors.As(err, &se):
@@ -282,6 +289,18 @@ func (c *Conn) startWriterLocked() {
 // the error itself.
 func (c *Conn) Close(se *stanza.StreamError) {
 	c.wmu.Lock()
+	sm := c.sm
+	c.wmu.Unlock()
+	if sm != nil {
+		sm.closedBy(c) // closed on purpose: not resumable
+	}
+	c.closeConn(se)
+}
+
+// closeConn is Close without ending a stream management session (a
+// resumed session closes its former connection this way).
+func (c *Conn) closeConn(se *stanza.StreamError) {
+	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closing {
 		return
@@ -319,7 +338,10 @@ func (c *Conn) setDeadline(t time.Time, both bool) error {
 // releases the socket.
 func (c *Conn) finish() {
 	disarm(c)
-	if c.sess != nil {
+	// With stream management the session may live on without this
+	// connection: taken over by a resumption, or waiting for one.
+	keep := c.sm != nil && c.sm.detach(c, c.cleanClose)
+	if c.sess != nil && !keep {
 		c.srv.cfg.Sessions.Unbind(c.sess)
 	}
 	c.wmu.Lock()
@@ -330,8 +352,11 @@ func (c *Conn) finish() {
 	if c.idleTimer != nil {
 		c.idleTimer.Stop()
 	}
-	if c.sess != nil {
+	if c.sess != nil && !keep {
 		c.srv.cfg.Modules.SessionEnd(c.ctx, c.sess)
+		if c.sm != nil {
+			c.sm.undelivered(context.Background())
+		}
 	}
 	c.wwg.Wait() // bounded by the write deadline
 	c.lingerClose()
@@ -363,8 +388,30 @@ const lingerTimeout = time.Second
 // c2s.outbound_queue stanzas or c2s.outbound_queue_bytes marks a slow
 // consumer, which is disconnected (DESIGN.md §3 step 6).
 func (c *Conn) Send(st *stanza.Element) bool {
-	size := st.Size()
 	c.wmu.Lock()
+	if sm := c.sm; sm != nil {
+		c.wmu.Unlock()
+		return sm.send(st) // counted, kept until acknowledged
+	}
+	return c.enqueueLocked(st)
+}
+
+// enqueue queues st without stream management's accounting: nonzas, and
+// the stanzas stream management itself hands on.
+func (c *Conn) enqueue(st *stanza.Element) bool {
+	c.wmu.Lock()
+	return c.enqueueLocked(st)
+}
+
+// pushLocked appends st to the queue with no limit check. c.wmu is held.
+func (c *Conn) pushLocked(st *stanza.Element) {
+	c.queue = append(c.queue, st)
+	c.queuedBytes += st.Size()
+}
+
+// enqueueLocked is Send's queuing; it releases c.wmu.
+func (c *Conn) enqueueLocked(st *stanza.Element) bool {
+	size := st.Size()
 	if c.closing {
 		c.wmu.Unlock()
 		return false

@@ -212,6 +212,7 @@ func (c *Conn) features() []*stanza.Element {
 			// RFC 6121 obsoleted the session IQ; <optional/> tells old
 			// clients they may skip it (draft-cridland-xmpp-session-01).
 			stanza.NewElement(stanza.NSSession, "session").Append(stanza.NewElement(stanza.NSSession, "optional")),
+			stanza.NewElement(NSSM, "sm"),
 		)
 		fs = append(fs, c.srv.cfg.Modules.StreamFeatures()...)
 	}
@@ -239,6 +240,18 @@ func (c *Conn) negotiateFeatures() (restart bool, err error) {
 			ok, err := c.authenticate(el)
 			if err != nil || ok {
 				return ok, err
+			}
+		case el.Space == NSSM && c.authenticated:
+			// XEP-0198: resumption replaces binding; enabling waits for it.
+			if el.Local == "resume" {
+				bound, err := c.resume(el)
+				if err != nil || bound {
+					return false, err
+				}
+				continue
+			}
+			if err := c.writeRaw(smFailed(stanza.UnexpectedRequest).AppendXML(nil, stanza.NSClient)); err != nil {
+				return false, err
 			}
 		case stanza.KindOf(el) != stanza.KindNone && el.Space == stanza.NSClient:
 			if !c.authenticated {

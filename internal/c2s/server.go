@@ -65,6 +65,7 @@ type Server struct {
 	refused   atomic.Int64
 	parked    atomic.Int64   // sessions waiting in the poller (park.go)
 	parks     atomic.Int64   // times a session parked, ever
+	sm        smManager      // resumable stream management sessions (sm.go)
 	wg        sync.WaitGroup // one per serving connection and listener
 }
 
@@ -209,6 +210,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.Close(shutdown)
 	}
+	// Sessions waiting to be resumed end now: what their clients did not
+	// acknowledge goes to offline storage while the modules still run.
+	for _, st := range s.sm.all() {
+		st.expire()
+	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
@@ -224,6 +230,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-done
 		return ctx.Err()
 	}
+}
+
+// isClosing reports whether Shutdown has begun.
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
 }
 
 // Parked returns the number of sessions whose reader is parked.

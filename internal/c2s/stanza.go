@@ -23,8 +23,18 @@ func (c *Conn) readStanzas() error {
 		if ev.Kind == xmlstream.StreamEnd {
 			return errStreamClosed
 		}
+		if ev.Elem.Space == NSSM {
+			if err := c.handleSM(ev.Elem); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := c.handleStanza(ev.Elem); err != nil {
 			return err
+		}
+		if c.sm != nil {
+			// Routed, stored or answered: handled (XEP-0198 §4).
+			c.sm.inbound()
 		}
 	}
 }

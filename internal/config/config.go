@@ -119,6 +119,14 @@ type C2SConfig struct {
 	// input arrives (Linux; elsewhere sessions keep their reader). 0 keeps
 	// one reader goroutine per session.
 	ParkIdleAfter time.Duration `yaml:"park_idle_after"`
+	// ResumeTimeout is how long a session with resumable stream
+	// management (XEP-0198) is kept after its connection drops; 0 turns
+	// resumption off (stream management stays available).
+	ResumeTimeout time.Duration `yaml:"resume_timeout"`
+	// MaxUnacked caps the stanzas sent to a stream-management session and
+	// not yet acknowledged; beyond it the session ends and they are
+	// handled as if sent to an unavailable resource.
+	MaxUnacked int `yaml:"max_unacked"`
 	// AuthBackoffMax is the longest delay imposed on an IP address or an
 	// account after repeated authentication failures (the delay doubles
 	// per failure beyond the first three and decays with a five-minute
@@ -168,6 +176,8 @@ func Default() *Config {
 			ReadRate:              256 << 10,
 			ReadBurst:             1 << 20,
 			ParkIdleAfter:         2 * time.Second,
+			ResumeTimeout:         300 * time.Second,
+			MaxUnacked:            10_000,
 			AuthBackoffMax:        10 * time.Second,
 			ShutdownTimeout:       8 * time.Second,
 		},
@@ -271,14 +281,15 @@ func (c *Config) Validate() error {
 		{"c2s.max_pending_per_ip", int64(c.C2S.MaxPendingPerIP)},
 		{"c2s.max_pending", int64(c.C2S.MaxPending)},
 		{"c2s.shutdown_timeout", int64(c.C2S.ShutdownTimeout)},
+		{"c2s.max_unacked", int64(c.C2S.MaxUnacked)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", p.name))
 		}
 	}
-	if c.C2S.ReadRate < 0 || c.C2S.AuthBackoffMax < 0 || c.C2S.ParkIdleAfter < 0 {
-		errs = append(errs, errors.New("c2s.read_rate, c2s.auth_backoff_max and c2s.park_idle_after must not be negative"))
+	if c.C2S.ReadRate < 0 || c.C2S.AuthBackoffMax < 0 || c.C2S.ParkIdleAfter < 0 || c.C2S.ResumeTimeout < 0 {
+		errs = append(errs, errors.New("c2s.read_rate, c2s.auth_backoff_max, c2s.park_idle_after and c2s.resume_timeout must not be negative"))
 	}
 	if c.C2S.ReadRate > 0 && c.C2S.ReadBurst < c.C2S.MaxStanzaBytes {
 		errs = append(errs, errors.New("c2s.read_burst must be at least c2s.max_stanza_bytes"))

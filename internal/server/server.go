@@ -39,9 +39,10 @@ type Server struct {
 	modules  []module.Module
 	c2s      *c2s.Server
 
-	mu        sync.Mutex
-	listeners []listener   // guarded by mu
-	pprof     *http.Server // guarded by mu; nil unless debug.pprof_listen
+	mu              sync.Mutex
+	listeners       []listener   // guarded by mu
+	listenersClosed bool         // guarded by mu; closeListeners ran
+	pprof           *http.Server // guarded by mu; nil unless debug.pprof_listen
 
 	stopReclaim chan struct{} // closed at shutdown; nil unless memory.reclaim_idle
 
@@ -208,6 +209,7 @@ func (s *Server) closeListeners() {
 		l.l.Close()
 	}
 	s.listeners = nil
+	s.listenersClosed = true
 	if s.pprof != nil {
 		s.pprof.Close()
 		s.pprof = nil
@@ -231,7 +233,11 @@ func (s *Server) Addr(directTLS bool) net.Addr {
 func (s *Server) Serve() error {
 	s.mu.Lock()
 	ls := append([]listener(nil), s.listeners...)
+	closed := s.listenersClosed
 	s.mu.Unlock()
+	if closed {
+		return nil // shut down before serving
+	}
 	if len(ls) == 0 {
 		return errors.New("server: no listeners")
 	}

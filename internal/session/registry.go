@@ -33,7 +33,7 @@ type Conn interface {
 // Session is one bound resource.
 type Session struct {
 	jid  jid.JID
-	conn Conn
+	conn atomic.Pointer[connRef] // swapped by stream management (XEP-0198)
 
 	// Presence state (RFC 6121 §4): written by the session's own reader,
 	// read by routers of other sessions.
@@ -48,30 +48,40 @@ type Session struct {
 	directed map[jid.JID]struct{} // guarded by mu; directed presence recipients (§4.6)
 }
 
+// connRef holds a Conn for atomic.Pointer.
+type connRef struct{ Conn }
+
 // New returns a session for the bound full JID j on conn.
 func New(j jid.JID, conn Conn) *Session {
-	return &Session{jid: j, conn: conn}
+	s := &Session{jid: j}
+	s.SetConn(conn)
+	return s
 }
+
+// SetConn makes conn the session's connection: stream management puts
+// its resumable state between the session and the socket, and moves a
+// resumed session to its new connection.
+func (s *Session) SetConn(conn Conn) { s.conn.Store(&connRef{conn}) }
 
 // JID returns the bound full JID.
 func (s *Session) JID() jid.JID { return s.jid }
 
 // Send queues st on the session's connection.
-func (s *Session) Send(st *stanza.Element) bool { return s.conn.Send(st) }
+func (s *Session) Send(st *stanza.Element) bool { return s.conn.Load().Send(st) }
 
 // Backlog returns the bytes queued for the session's connection and not
 // yet written (0 when the connection does not tell), so that a module
 // sending a burst (offline messages) can pace itself instead of tripping
 // the slow-consumer limit.
 func (s *Session) Backlog() int {
-	if b, ok := s.conn.(interface{ Backlog() int }); ok {
+	if b, ok := s.conn.Load().Conn.(interface{ Backlog() int }); ok {
 		return b.Backlog()
 	}
 	return 0
 }
 
 // Close closes the session's connection with err.
-func (s *Session) Close(err *stanza.StreamError) { s.conn.Close(err) }
+func (s *Session) Close(err *stanza.StreamError) { s.conn.Load().Close(err) }
 
 // SetPresence records the session's availability and priority
 // (RFC 6121 §4.7.2.3: priority is an integer from -128 to +127).

@@ -276,9 +276,10 @@ func (c *Client) Bind(resource string) *stanza.Element {
 	return res
 }
 
-// Login connects over STARTTLS, authenticates with SCRAM-SHA-256 and binds
-// resource, failing the test on any deviation.
-func Login(t testing.TB, s *Server, user, password, resource string) *Client {
+// Authenticate connects over STARTTLS, authenticates with SCRAM-SHA-256
+// and restarts the stream, failing the test on any deviation; it returns
+// the client and the stream features offered for binding.
+func Authenticate(t testing.TB, s *Server, user, password string) (*Client, *stanza.Element) {
 	t.Helper()
 	c := Dial(t, s)
 	c.OpenStream()
@@ -286,11 +287,28 @@ func Login(t testing.TB, s *Server, user, password, resource string) *Client {
 	if el := c.AuthSCRAM("SCRAM-SHA-256", user, password); el.Local != "success" {
 		t.Fatalf("xmpptest: login %s: %s", user, el)
 	}
-	c.Restart()
+	return c, c.Restart()
+}
+
+// Login connects over STARTTLS, authenticates with SCRAM-SHA-256 and binds
+// resource, failing the test on any deviation.
+func Login(t testing.TB, s *Server, user, password, resource string) *Client {
+	t.Helper()
+	c, _ := Authenticate(t, s, user, password)
 	if res := c.Bind(resource); res.Attr("type") != stanza.TypeResult {
 		t.Fatalf("xmpptest: bind %s: %s", user, res)
 	}
 	return c
+}
+
+// Drop closes the TCP connection without closing the stream, as when a
+// device loses its network.
+func (c *Client) Drop() {
+	if c.tls != nil {
+		c.tls.NetConn().Close()
+		return
+	}
+	c.Conn.Close()
 }
 
 // Close sends the closing stream tag and waits for the server's.
