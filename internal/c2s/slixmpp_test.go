@@ -14,3 +14,14 @@ func TestSlixmppInterop(t *testing.T) {
 	s.AddUser(t, "bob", "secret")
 	xmpptest.RunSlixmpp(t, s, "testdata/slixmpp_chat.py")
 }
+
+// TestSlixmppStreamManagement: slixmpp's xep_0198 plugin enables
+// resumable stream management, loses its TCP connection, resumes the
+// session and receives what was sent meanwhile exactly once
+// (testdata/slixmpp_sm.py).
+func TestSlixmppStreamManagement(t *testing.T) {
+	s := xmpptest.Start(t, "")
+	s.AddUser(t, "alice", "secret")
+	s.AddUser(t, "bob", "secret")
+	xmpptest.RunSlixmpp(t, s, "testdata/slixmpp_sm.py")
+}
