@@ -64,7 +64,9 @@ type Users interface {
 	SetCredentials(ctx context.Context, username string, keys map[string]SCRAMKey) error
 	// DeleteUser removes the account and everything stored for it,
 	// atomically: credentials, roster, pending subscription requests,
-	// offline messages, documents and blocklist, and its PEP nodes
+	// offline messages, documents, blocklist, message archive (the
+	// Archive keyed by the username) and archiving preferences, and its
+	// PEP nodes
 	// (service "pep:<username>") with their affiliations, subscriptions and
 	// items, in a backend that stores pubsub. It also removes what other
 	// accounts hold about it, so that an account registered again under the
@@ -208,6 +210,141 @@ type Blocklists interface {
 	AllBlocklists(ctx context.Context) (map[string][]string, error)
 }
 
+// ArchivedMessage is one message in a message archive (XEP-0313 §3).
+type ArchivedMessage struct {
+	// ID is the message's archive UID (XEP-0313 §3, §6.2), also its
+	// XEP-0359 stanza-id (§3.5): chosen by the caller, unpredictable, unique
+	// within the archive and never reused, even after the message is gone.
+	ID string
+	// Archive is the key of the archive that holds the message: a
+	// username for an account's archive, or a key the caller makes up
+	// for another archive, such as "pubsub.example.com/node" (usernames
+	// never contain '/', so the two never collide).
+	Archive string
+	// With is the other party's JID, normalised, as the caller gives it:
+	// full or bare. For an account's archive it is the 'to' of an outgoing
+	// message or the 'from' of an incoming one (XEP-0313 §3); for a pubsub
+	// or MUC archive, the publisher.
+	With string
+	// Stamp is when the server received (or sent) the message, the
+	// XEP-0203 delay stamp of query results. It is kept to the
+	// millisecond, rounded down, and read back in UTC.
+	Stamp time.Time
+	// Stanza is the message, serialised.
+	Stanza []byte
+}
+
+// ArchiveQuery selects and pages messages of one archive (XEP-0313 §4).
+// The filters combine: a message is returned if it matches all of those
+// given. Archive order is the order in which messages were appended
+// (XEP-0313 §3.1), not the order of their stamps.
+type ArchiveQuery struct {
+	// With, if not empty, keeps the messages exchanged with that JID
+	// (XEP-0313 §4.1.1): given as a bare JID, the messages whose With has
+	// that bare JID, with any resource or none; given as a full JID, those
+	// whose With is exactly that JID.
+	With string
+	// Start and End, if not zero, keep the messages whose Stamp is at or
+	// after Start and at or before End (XEP-0313 §4.1.2), compared in
+	// whole milliseconds.
+	Start, End time.Time
+	// AfterID and BeforeID, if not empty, keep the messages after (before)
+	// the message with that ID in archive order, not including it: the
+	// form's after-id and before-id (XEP-0313 §4.1.3) or RSM <after/>
+	// and <before/> (XEP-0059 §2.2, §2.3). An ID that names no message in
+	// the archive is ErrNotFound.
+	AfterID, BeforeID string
+	// IDs, if not empty, keeps the messages with those IDs (the form's
+	// 'ids' field, XEP-0313 §4.1.3), returned in archive order, not in
+	// the order of IDs. An ID that names no message in the archive is
+	// ErrNotFound.
+	IDs []string
+	// Max is the page size: at most Max messages are returned. Max <= 0
+	// is no limit.
+	Max int
+	// Last pages backwards: the page is the last Max of the selected
+	// messages instead of the first. It is RSM's <before/>: empty for the
+	// last page of the archive (XEP-0313 §4.3.3), or with an ID, which
+	// goes in BeforeID. (The form's before-id is BeforeID without Last: it
+	// bounds the selection but pages forwards, XEP-0313 §9.)
+	Last bool
+}
+
+// ArchivePage is the result of an archive query.
+type ArchivePage struct {
+	// Messages are the page's messages in archive order, oldest first,
+	// also when the query paged backwards (Last).
+	Messages []ArchivedMessage
+	// Complete reports that no selected message lies beyond the page in
+	// the paging direction: after the page's last message when paging
+	// forwards, before its first when paging backwards (Last). It is the
+	// 'complete' attribute of <fin/> (XEP-0313 §4.3.2).
+	Complete bool
+	// Count is the number of messages the query's filters (With, Start,
+	// End, IDs) select, ignoring paging (AfterID, BeforeID, Max, Last):
+	// the RSM <count/> (XEP-0059 §2.7).
+	Count int
+	// FirstIndex is the position of Messages[0] among those Count
+	// messages, from 0: the 'index' of RSM's <first/> (XEP-0059 §2.6).
+	// It is 0 when Messages is empty.
+	FirstIndex int
+}
+
+// Default archiving modes of ArchivePrefs (XEP-0441, formerly part of
+// XEP-0313).
+const (
+	ArchiveAlways = "always" // archive all messages
+	ArchiveNever  = "never"  // archive no message
+	ArchiveRoster = "roster" // archive messages with contacts in the roster
+)
+
+// ArchivePrefs are an account's archiving preferences (XEP-0441,
+// formerly part of XEP-0313): the default mode, and the JIDs whose
+// messages are always or never archived whatever it says.
+type ArchivePrefs struct {
+	// Default is ArchiveAlways, ArchiveNever or ArchiveRoster; the store
+	// keeps the text it is given.
+	Default string
+	// Always and Never are bare JIDs, normalised, in ascending byte order
+	// and without duplicates when read; nil when empty.
+	Always, Never []string
+}
+
+// Archive stores message archives (XEP-0313) and archiving preferences
+// (XEP-0441). Archives are keyed by a text the caller chooses (see
+// ArchivedMessage.Archive); an archive exists while it holds messages.
+type Archive interface {
+	// Append stores msgs, each in the archive its Archive names, after
+	// the messages already there, in the order given. It is atomic: if an
+	// ID is already in its archive (or twice in msgs for one archive),
+	// nothing is stored and the error is ErrExists. When Append returns
+	// nil the messages are durable.
+	Append(ctx context.Context, msgs []ArchivedMessage) error
+	// QueryArchive returns the page of archive that q selects, read from
+	// one snapshot. An empty or unknown archive has an empty, complete
+	// page, not an error (but any ID q names is then ErrNotFound).
+	QueryArchive(ctx context.Context, archive string, q ArchiveQuery) (ArchivePage, error)
+	// PurgeArchive removes the archive's oldest messages, atomically, and
+	// returns how many it removed: first those stamped before before
+	// (zero: no age limit; compared in whole milliseconds), then all but
+	// the newest keep (keep <= 0: no count limit). Messages go in archive
+	// order so that no gap opens (XEP-0313 §3.2): with before, every
+	// message up to the last one in archive order stamped before it goes,
+	// even one stamped later.
+	PurgeArchive(ctx context.Context, archive string, before time.Time, keep int) (removed int, err error)
+	// DeleteArchive removes all of the archive's messages; no error if
+	// there are none. Preferences stay.
+	DeleteArchive(ctx context.Context, archive string) error
+	// ArchiveKeys returns the keys of the archives that hold messages, in
+	// ascending byte order.
+	ArchiveKeys(ctx context.Context) ([]string, error)
+	// GetArchivePrefs returns the account's preferences; an account that
+	// never set any has Default ArchiveAlways and empty lists.
+	GetArchivePrefs(ctx context.Context, username string) (ArchivePrefs, error)
+	// SetArchivePrefs replaces the account's preferences.
+	SetArchivePrefs(ctx context.Context, username string, p ArchivePrefs) error
+}
+
 // Store is one opened backend.
 type Store interface {
 	// Users returns the account store.
@@ -220,6 +357,8 @@ type Store interface {
 	Documents() Documents
 	// Blocklists returns the blocklist store.
 	Blocklists() Blocklists
+	// Archive returns the message archive store.
+	Archive() Archive
 	// Close releases the backend. It must be safe to call once after use.
 	Close() error
 }

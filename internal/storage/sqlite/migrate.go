@@ -154,6 +154,47 @@ var migrations = []string{
 	) STRICT;
 	CREATE UNIQUE INDEX pubsub_items_id ON pubsub_items (service, node, item_id);
 	CREATE INDEX pubsub_items_seq ON pubsub_items (service, node, seq, published, item_id);`,
+
+	// 4: message archives (XEP-0313) and archiving preferences (XEP-0441).
+	// archive is the caller's key: a username, or another text such as
+	// "pubsub.example.com/node"; DeleteUser deletes the archive whose key
+	// is the username. A message's order in its archive is its seq (the
+	// rowid, larger for later messages), never its stamp, which may repeat
+	// or go backwards (XEP-0313 §3.1). with_full is the other party's JID
+	// as given, with_bare the text of it before any '/'; stamp is Unix
+	// milliseconds. The indexes serve a query's selection in archive order
+	// (a query for a full JID narrows by its bare JID through
+	// archive_messages_with first), the time bounds and the purge; the
+	// stanza comes last
+	// in the row so that the columns before it are read without its
+	// overflow pages.
+	//
+	// archive_prefs holds an account's default mode, archive_prefs_jids
+	// its always (1) and never (0) lists; no row is the default, 'always'
+	// with empty lists.
+	`CREATE TABLE archive_messages (
+		seq       INTEGER PRIMARY KEY,
+		archive   TEXT NOT NULL,
+		id        TEXT NOT NULL,
+		with_bare TEXT NOT NULL,
+		with_full TEXT NOT NULL,
+		stamp     INTEGER NOT NULL,
+		stanza    BLOB NOT NULL
+	) STRICT;
+	CREATE UNIQUE INDEX archive_messages_id ON archive_messages (archive, id);
+	CREATE INDEX archive_messages_seq ON archive_messages (archive, seq);
+	CREATE INDEX archive_messages_with ON archive_messages (archive, with_bare, seq);
+	CREATE INDEX archive_messages_stamp ON archive_messages (archive, stamp);
+	CREATE TABLE archive_prefs (
+		username     TEXT PRIMARY KEY NOT NULL,
+		default_mode TEXT NOT NULL
+	) STRICT, WITHOUT ROWID;
+	CREATE TABLE archive_prefs_jids (
+		username TEXT NOT NULL,
+		always   INTEGER NOT NULL,
+		jid      TEXT NOT NULL,
+		PRIMARY KEY (username, always, jid)
+	) STRICT, WITHOUT ROWID;`,
 }
 
 // SchemaVersionError reports a database whose schema is newer than this

@@ -18,29 +18,38 @@ type offline struct {
 var _ storage.Offline = (*offline)(nil)
 
 // StoreOffline counts the account's messages and inserts the new one in
-// the same writer transaction, so the quota holds under concurrent stores.
+// the same writer transaction, so the quota holds under concurrent stores;
+// the transaction is group-committed with other durable writes.
 func (o *offline) StoreOffline(ctx context.Context, username string, stamp time.Time, stanza []byte, max int) (int64, error) {
 	var id int64
-	err := o.s.write(ctx, func(tx *sql.Tx) error {
+	err := o.s.batch(ctx, o.s.storeOffline(username, stamp, stanza, max, &id))
+	if err != nil && !errors.Is(err, storage.ErrQuota) {
+		return 0, fmt.Errorf("sqlite: store offline: %w", err)
+	}
+	return id, err
+}
+
+const (
+	countOfflineSQL  = `SELECT count(*) FROM offline WHERE username = ?`
+	insertOfflineSQL = `INSERT INTO offline (username, stamp, stanza) VALUES (?, ?, ?) RETURNING id`
+)
+
+// storeOffline returns the batch function storing one message and
+// setting *id; ErrQuota if the account has max or more (max > 0).
+func (s *Store) storeOffline(username string, stamp time.Time, stanza []byte, max int, id *int64) batchFunc {
+	return func(ctx context.Context, tx *sql.Tx) error {
 		if max > 0 {
 			var n int
-			err := tx.QueryRowContext(ctx,
-				`SELECT count(*) FROM offline WHERE username = ?`, username).Scan(&n)
-			if err != nil {
+			if err := s.batchStmt(ctx, tx, countOfflineSQL).QueryRowContext(ctx, username).Scan(&n); err != nil {
 				return err
 			}
 			if n >= max {
 				return storage.ErrQuota
 			}
 		}
-		return tx.QueryRowContext(ctx,
-			`INSERT INTO offline (username, stamp, stanza) VALUES (?, ?, ?) RETURNING id`,
-			username, stamp.UnixMilli(), blob(stanza)).Scan(&id)
-	})
-	if err != nil && !errors.Is(err, storage.ErrQuota) {
-		return 0, fmt.Errorf("sqlite: store offline: %w", err)
+		return s.batchStmt(ctx, tx, insertOfflineSQL).QueryRowContext(ctx,
+			username, stamp.UnixMilli(), blob(stanza)).Scan(id)
 	}
-	return id, err
 }
 
 // GetOffline returns the account's messages in ID order.

@@ -15,6 +15,10 @@
 //     SQLite's busy handler;
 //   - a reader pool of several query-only connections.
 //
+// Durable writes of many goroutines (archived and offline messages) are
+// group-committed: one committer goroutine runs them together in one
+// writer transaction, so that they share its fsync (see groupcommit.go).
+//
 // Other processes on the same file (for example `mote user add` while the
 // server runs) are serialised by SQLite's file locks; busy_timeout makes a
 // writer wait up to five seconds for the lock instead of failing at once
@@ -31,6 +35,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -55,10 +60,12 @@ const busyTimeoutMillis = 5000
 //     schema relies on ON DELETE CASCADE;
 //   - journal_mode=WAL (writer only; the mode is persistent in the file):
 //     concurrent readers with one writer, across processes;
-//   - synchronous=NORMAL (writer only): in WAL mode this never corrupts the
-//     database; a commit is durable against a crash of the process, and only
-//     the last transactions before a power loss or OS crash may be rolled
-//     back (https://www.sqlite.org/pragma.html#pragma_synchronous);
+//   - synchronous=FULL (writer only): every commit syncs the WAL before it
+//     returns, so a commit is durable against power loss and OS crashes
+//     too, not only against a crash of the process: a message acknowledged
+//     to a client is on disk
+//     (https://www.sqlite.org/pragma.html#pragma_synchronous). Group commit
+//     (Store.batch) pays that fsync once per batch of writes;
 //   - query_only (readers only): a write through the reader pool is a bug
 //     and fails instead of competing with the writer.
 var (
@@ -66,7 +73,7 @@ var (
 		fmt.Sprintf("busy_timeout(%d)", busyTimeoutMillis),
 		"foreign_keys(1)",
 	}
-	writerPragmas = []string{"journal_mode(WAL)", "synchronous(NORMAL)"}
+	writerPragmas = []string{"journal_mode(WAL)", "synchronous(FULL)"}
 	readerPragmas = []string{"query_only(1)"}
 )
 
@@ -79,12 +86,26 @@ type Store struct {
 	offline    offline
 	documents  documents
 	blocklists blocklists
+	archive    archive
 	// getUser is the prepared login query (see getUserSQL).
 	getUser *sql.Stmt
 	// stmts caches prepared reader statements by their SQL text: parsing
 	// is a large part of a small query's cost, and a login runs several
 	// (roster, pending requests, blocklist).
 	stmts sync.Map // string → *sql.Stmt
+
+	// Group commit (groupcommit.go). batchq is the committer's queue;
+	// batchMu guards batchClosed and is held (read) across every send on
+	// batchq, so that Close closes batchq only once no send is under way.
+	// committerDone is closed when the committer has returned. batches
+	// counts the batch transactions. batchStmts holds batchStatements,
+	// prepared on the writer pool; it is not changed after Open.
+	batchq        chan *batchReq
+	batchMu       sync.RWMutex
+	batchClosed   bool
+	committerDone chan struct{}
+	batches       atomic.Int64
+	batchStmts    map[string]*sql.Stmt
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -136,12 +157,28 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	s := &Store{w: w, r: r, getUser: getUser}
+	batchStmts, err := prepareBatch(ctx, w)
+	if err != nil {
+		getUser.Close()
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	s := &Store{
+		w:             w,
+		r:             r,
+		getUser:       getUser,
+		batchStmts:    batchStmts,
+		batchq:        make(chan *batchReq, maxBatch),
+		committerDone: make(chan struct{}),
+	}
 	s.users = users{s: s}
 	s.rosters = rosters{s: s}
 	s.offline = offline{s: s}
 	s.documents = documents{s: s}
 	s.blocklists = blocklists{s: s}
+	s.archive = archive{s: s}
+	go s.commitLoop()
 	return s, nil
 }
 
@@ -217,10 +254,18 @@ func (s *Store) Documents() storage.Documents { return &s.documents }
 // Blocklists returns the blocklist store.
 func (s *Store) Blocklists() storage.Blocklists { return &s.blocklists }
 
-// Close closes both connection pools. The WAL is checkpointed by SQLite when
-// the last connection to the file closes.
+// Archive returns the message archive store.
+func (s *Store) Archive() storage.Archive { return &s.archive }
+
+// Close waits for the group commit of the writes already requested, then
+// closes both connection pools. The WAL is checkpointed by SQLite when the
+// last connection to the file closes.
 func (s *Store) Close() error {
+	s.closeBatches()
 	errs := []error{s.getUser.Close()}
+	for _, st := range s.batchStmts {
+		errs = append(errs, st.Close())
+	}
 	s.stmts.Range(func(_, v any) bool {
 		errs = append(errs, v.(*sql.Stmt).Close())
 		return true

@@ -198,7 +198,7 @@ func TestPragmas(t *testing.T) {
 		{"writer", "journal_mode", "wal"},
 		{"writer", "busy_timeout", "5000"},
 		{"writer", "foreign_keys", "1"},
-		{"writer", "synchronous", "1"}, // NORMAL
+		{"writer", "synchronous", "2"}, // FULL
 		{"writer", "query_only", "0"},
 		{"reader", "journal_mode", "wal"},
 		{"reader", "busy_timeout", "5000"},
@@ -242,10 +242,20 @@ func TestDeleteCascades(t *testing.T) {
 	if err := s.Blocklists().Block(ctx, "juliet", []string{"tybalt@example.net"}); err != nil {
 		t.Fatalf("Block: %v", err)
 	}
+	if err := s.Archive().Append(ctx, []storage.ArchivedMessage{
+		{ID: "a1", Archive: "juliet", With: "romeo@example.net/orchard", Stamp: time.Now(), Stanza: []byte("<message/>")},
+	}); err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	if err := s.Archive().SetArchivePrefs(ctx, "juliet", storage.ArchivePrefs{
+		Default: storage.ArchiveRoster, Always: []string{"romeo@example.net"}, Never: []string{"tybalt@example.net"},
+	}); err != nil {
+		t.Fatalf("SetArchivePrefs: %v", err)
+	}
 	if err := s.Users().DeleteUser(ctx, "juliet"); err != nil {
 		t.Fatalf("DeleteUser: %v", err)
 	}
-	for _, table := range append([]string{"credentials"}, ownTables...) {
+	for _, table := range append([]string{"credentials", "archive_messages"}, ownTables...) {
 		var n int
 		if err := s.r.QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
 			t.Fatalf("count %s: %v", table, err)

@@ -108,10 +108,11 @@ func (u *users) SetCredentials(ctx context.Context, username string, keys map[st
 }
 
 // DeleteUser removes the account (its credentials go with it through ON
-// DELETE CASCADE), every row stored for the username and its PEP service
-// (pubsub service "pep:<username>"), and strips what other accounts hold
-// about it (roster subscriptions, requests, subscriptions to and
-// affiliations with their PEP nodes), all in one transaction.
+// DELETE CASCADE), every row stored for the username, its message archive
+// (archive key username) and its PEP service (pubsub service
+// "pep:<username>"), and strips what other accounts hold about it (roster
+// subscriptions, requests, subscriptions to and affiliations with their
+// PEP nodes), all in one transaction.
 func (u *users) DeleteUser(ctx context.Context, username string) error {
 	err := u.s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE username = ?`, username)
@@ -126,6 +127,10 @@ func (u *users) DeleteUser(ctx context.Context, username string) error {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE username = ?`, username); err != nil {
 				return fmt.Errorf("%s: %w", table, err)
 			}
+		}
+		// The account's archive is keyed by its username.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM archive_messages WHERE archive = ?`, username); err != nil {
+			return fmt.Errorf("archive: %w", err)
 		}
 		if err := deletePubSubService(ctx, tx, pepPrefix+username); err != nil {
 			return fmt.Errorf("pep: %w", err)
@@ -151,7 +156,7 @@ func (u *users) DeleteUser(ctx context.Context, username string) error {
 // besides users and credentials.
 var ownTables = []string{
 	"roster_items", "roster_groups", "roster_versions", "pending_in",
-	"offline", "documents", "blocklist",
+	"offline", "documents", "blocklist", "archive_prefs", "archive_prefs_jids",
 }
 
 // stripContact, inside tx, takes the subscription state from other

@@ -377,7 +377,7 @@ func testUsersCancelledContext(t *testing.T, u storage.Users) {
 func TestDeleteUser(t *testing.T, open Opener) {
 	ctx := context.Background()
 	s := open(t)
-	u, r, o, d, b := s.Users(), s.Rosters(), s.Offline(), s.Documents(), s.Blocklists()
+	u, r, o, d, b, a := s.Users(), s.Rosters(), s.Offline(), s.Documents(), s.Blocklists(), s.Archive()
 	mustCreate(t, u, storage.User{Username: "alice", SCRAM: allKeys(1), Created: created})
 	mustCreate(t, u, storage.User{Username: "bob", SCRAM: allKeys(2), Created: created})
 
@@ -404,6 +404,18 @@ func TestDeleteUser(t *testing.T, open Opener) {
 	aliceMsg := storage.OfflineMessage{ID: mustStore(t, o, "alice", received, stanza(4)), Stamp: received, Stanza: stanza(4)}
 	mustPutDoc(t, d, "alice", vcardKey, stanza(5))
 	mustBlock(t, b, "alice", "bob@example.com", "mallory@example.com")
+	// Her archive of messages with bob, and archives under other keys
+	// that name bob, are not bob's.
+	aliceArchive := []storage.ArchivedMessage{
+		amsg("alice", "a1", "bob@example.com/phone", 0, 1),
+		amsg("alice", "a2", "bob@example.com", 1, 2),
+	}
+	mustAppend(t, a, aliceArchive...)
+	mustAppend(t, a, amsg("pubsub.example.com/bob", "p1", "bob@example.com", 0, 3))
+	alicePrefs := storage.ArchivePrefs{Default: storage.ArchiveRoster, Always: []string{"bob@example.com"}}
+	if err := a.SetArchivePrefs(ctx, "alice", alicePrefs); err != nil {
+		t.Fatalf("SetArchivePrefs(alice): %v", err)
+	}
 
 	// Bob's data, in every table.
 	mustPutItem(t, r, "bob", storage.RosterItem{Contact: "alice@example.com", Subscription: storage.SubBoth, Groups: []string{"g"}})
@@ -412,6 +424,11 @@ func TestDeleteUser(t *testing.T, open Opener) {
 	mustPutDoc(t, d, "bob", vcardKey, stanza(8))
 	mustPutDoc(t, d, "bob", privateKey, stanza(9))
 	mustBlock(t, b, "bob", "mallory@example.com")
+	mustAppend(t, a, amsg("bob", "b1", "alice@example.com/laptop", 0, 4), amsg("bob", "b2", "carol@example.com", 1, 5))
+	if err := a.SetArchivePrefs(ctx, "bob", storage.ArchivePrefs{Default: storage.ArchiveNever,
+		Always: []string{"alice@example.com"}, Never: []string{"carol@example.com"}}); err != nil {
+		t.Fatalf("SetArchivePrefs(bob): %v", err)
+	}
 
 	before, err := r.GetRoster(ctx, "alice")
 	if err != nil {
@@ -429,6 +446,10 @@ func TestDeleteUser(t *testing.T, open Opener) {
 		checkDoc(t, d, "bob", vcardKey, nil)
 		checkDoc(t, d, "bob", privateKey, nil)
 		checkBlocklist(t, b, "bob")
+		checkPage(t, a, "bob", storage.ArchiveQuery{}, wantPage{complete: true})
+		if p, err := a.GetArchivePrefs(ctx, "bob"); err != nil || p.Default != storage.ArchiveAlways || p.Always != nil || p.Never != nil {
+			t.Errorf("GetArchivePrefs(bob) = %+v, %v; want the default", p, err)
+		}
 	}
 	checkBobEmpty()
 	if _, err := u.GetUser(ctx, "bob"); !errors.Is(err, storage.ErrNotFound) {
@@ -454,6 +475,13 @@ func TestDeleteUser(t *testing.T, open Opener) {
 	checkDoc(t, d, "alice", vcardKey, stanza(5))
 	// The blocklist is alice's own choice, not state shared with bob.
 	checkBlocklist(t, b, "alice", "bob@example.com", "mallory@example.com")
+	// So is her archive.
+	checkPage(t, a, "alice", storage.ArchiveQuery{}, wantPage{ids(aliceArchive), true, 2, 0})
+	checkPage(t, a, "pubsub.example.com/bob", storage.ArchiveQuery{}, wantPage{[]string{"p1"}, true, 1, 0})
+	checkKeys(t, a, "alice", "pubsub.example.com/bob")
+	if p, err := a.GetArchivePrefs(ctx, "alice"); err != nil || p.Default != alicePrefs.Default || !slices.Equal(p.Always, alicePrefs.Always) {
+		t.Errorf("GetArchivePrefs(alice) = %+v, %v; want %+v", p, err, alicePrefs)
+	}
 	checkUser(t, u, storage.User{Username: "alice", SCRAM: allKeys(1), Created: created})
 
 	// A new bob inherits nothing.
