@@ -54,6 +54,9 @@ type Conn struct {
 	// cleanClose: the peer closed its stream (XEP-0198 §6: the session
 	// ends; no resumption).
 	cleanClose bool
+	// csi is the client state (csi.go), stored by the reader at the
+	// client's first <inactive/>; nil for a client that never sent one.
+	csi atomic.Pointer[csiState]
 
 	lastRead  atomic.Int64 // unix nanoseconds of the last byte read
 	shaper    limit.Bucket // input traffic shaping; owned by the reader
@@ -338,6 +341,9 @@ func (c *Conn) setDeadline(t time.Time, both bool) error {
 // releases the socket.
 func (c *Conn) finish() {
 	disarm(c)
+	// Held stanzas go to stream management (or are dropped) before the
+	// session can be resumed elsewhere or end.
+	c.endCSI(c.sm)
 	// With stream management the session may live on without this
 	// connection: taken over by a resumption, or waiting for one.
 	keep := c.sm != nil && c.sm.detach(c, c.cleanClose)
@@ -386,8 +392,18 @@ const lingerTimeout = time.Second
 // Send queues st for the writer and never blocks. It returns false when
 // the connection is closing or its queue is full. A queue over
 // c2s.outbound_queue stanzas or c2s.outbound_queue_bytes marks a slow
-// consumer, which is disconnected (DESIGN.md §3 step 6).
+// consumer, which is disconnected (DESIGN.md §3 step 6). While the client
+// is inactive, what can wait is held instead (XEP-0352, csi.go).
 func (c *Conn) Send(st *stanza.Element) bool {
+	if cs := c.csi.Load(); cs != nil {
+		return cs.send(c, st)
+	}
+	return c.deliver(st)
+}
+
+// deliver is Send without client state indication: it hands st to stream
+// management when enabled, or queues it.
+func (c *Conn) deliver(st *stanza.Element) bool {
 	c.wmu.Lock()
 	if sm := c.sm; sm != nil {
 		c.wmu.Unlock()

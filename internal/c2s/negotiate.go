@@ -213,6 +213,7 @@ func (c *Conn) features() []*stanza.Element {
 			// clients they may skip it (draft-cridland-xmpp-session-01).
 			stanza.NewElement(stanza.NSSession, "session").Append(stanza.NewElement(stanza.NSSession, "optional")),
 			stanza.NewElement(NSSM, "sm"),
+			stanza.NewElement(NSCSI, "csi"), // XEP-0352 §4.1
 		)
 		fs = append(fs, c.srv.cfg.Modules.StreamFeatures()...)
 	}

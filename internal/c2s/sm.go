@@ -365,6 +365,9 @@ func (c *Conn) resume(el *stanza.Element) (bool, error) {
 		// Unknown, expired or another account's: the same answer.
 		return false, c.writeRaw(smFailed(stanza.ItemNotFound).AppendXML(nil, stanza.NSClient))
 	}
+	// What the former connection holds for an inactive client becomes
+	// unacknowledged first, so that it is resent here in order (csi.go).
+	st.endCSI()
 	st.mu.Lock()
 	if st.terminated || !st.resumable {
 		st.mu.Unlock()

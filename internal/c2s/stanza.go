@@ -23,8 +23,15 @@ func (c *Conn) readStanzas() error {
 		if ev.Kind == xmlstream.StreamEnd {
 			return errStreamClosed
 		}
-		if ev.Elem.Space == NSSM {
+		switch ev.Elem.Space {
+		case NSSM:
 			if err := c.handleSM(ev.Elem); err != nil {
+				return err
+			}
+			continue
+		case NSCSI:
+			// Nonzas (XEP-0352 §4.2): not counted, not answered.
+			if err := c.handleCSI(ev.Elem); err != nil {
 				return err
 			}
 			continue
