@@ -8,6 +8,7 @@ import (
 	"github.com/mote-xmpp/mote/internal/modules/carbons"
 	"github.com/mote-xmpp/mote/internal/modules/disco"
 	"github.com/mote-xmpp/mote/internal/modules/entitytime"
+	"github.com/mote-xmpp/mote/internal/modules/mam"
 	"github.com/mote-xmpp/mote/internal/modules/offline"
 	"github.com/mote-xmpp/mote/internal/modules/ping"
 	"github.com/mote-xmpp/mote/internal/modules/private"
@@ -32,6 +33,7 @@ func Builtin() []module.Module {
 		vcard.New(),
 		private.New(),
 		blocking.New(),
+		mam.New(), // before carbons: forged stanza-ids are gone from the copies
 		carbons.New(),
 		pubsub.New(),
 	}
