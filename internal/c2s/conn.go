@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mote-xmpp/mote/internal/limit"
+	"github.com/mote-xmpp/mote/internal/module"
 	"github.com/mote-xmpp/mote/internal/session"
 	"github.com/mote-xmpp/mote/internal/xmlstream"
 	"github.com/mote-xmpp/mote/jid"
@@ -54,6 +55,10 @@ type Conn struct {
 	// cleanClose: the peer closed its stream (XEP-0198 §6: the session
 	// ends; no resumption).
 	cleanClose bool
+	// handling is the client's stanza being handled and holding its
+	// holds, if any (durable.go); both owned by the reader.
+	handling *stanza.Element
+	holding  *held
 	// csi is the client state (csi.go), stored by the reader at the
 	// client's first <inactive/>; nil for a client that never sent one.
 	csi atomic.Pointer[csiState]
@@ -87,7 +92,9 @@ type Conn struct {
 
 func newConn(s *Server, nc net.Conn, directTLS bool) *Conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Conn{srv: s, nc: nc, conn: nc, directTLS: directTLS, ctx: ctx, cancel: cancel}
+	c := &Conn{srv: s, nc: nc, conn: nc, directTLS: directTLS, cancel: cancel}
+	// Hooks that store a stanza asynchronously hold it (durable.go).
+	c.ctx = module.WithHolder(ctx, c)
 	c.parkAfter = s.cfg.C2S.ParkIdleAfter
 	c.shaper = limit.NewBucket(float64(s.cfg.C2S.ReadRate), float64(s.cfg.C2S.ReadBurst))
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {

@@ -47,11 +47,12 @@ type smState struct {
 	mu         sync.Mutex
 	conn       *Conn // attached connection; nil while detached
 	unacked    []*stanza.Element
-	sent       uint32 // stanzas sent (mod 2^32)
-	acked      uint32 // the client's last h
-	handled    uint32 // stanzas of the client handled (the h we report)
-	requested  bool   // an <r/> is outstanding
-	terminated bool   // the session is over: nothing more is queued
+	sent       uint32  // stanzas sent (mod 2^32)
+	acked      uint32  // the client's last h
+	handled    uint32  // stanzas of the client handled (the h we report)
+	waiting    []*held // the client's stanzas handled by the reader, not all durable yet, in order
+	requested  bool    // an <r/> is outstanding
+	terminated bool    // the session is over: nothing more is queued
 	timer      *time.Timer
 }
 
@@ -273,11 +274,39 @@ func (st *smState) ackLocked(h uint32) {
 	st.acked = h
 }
 
-// inbound counts a stanza of the client as handled.
-func (st *smState) inbound() {
+// inbound notes that the reader finished handling a stanza of the client:
+// with no holds (h nil) it counts at once unless earlier stanzas still
+// wait for theirs; otherwise it counts when complete(h) and every earlier
+// one is (durable.go).
+func (st *smState) inbound(h *held) {
 	st.mu.Lock()
-	st.handled++
-	st.mu.Unlock()
+	defer st.mu.Unlock()
+	if h == nil && len(st.waiting) == 0 {
+		st.handled++
+		return
+	}
+	if h == nil {
+		h = &held{done: true}
+	}
+	st.waiting = append(st.waiting, h)
+}
+
+// complete marks a held stanza durable (or answered) and counts the
+// stanzas that are now handled in order.
+func (st *smState) complete(h *held) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	h.done = true
+	n := 0
+	for n < len(st.waiting) && st.waiting[n].done {
+		n++
+	}
+	st.handled += uint32(n)
+	clear(st.waiting[:n])
+	st.waiting = st.waiting[n:]
+	if len(st.waiting) == 0 {
+		st.waiting = nil
+	}
 }
 
 func (st *smState) handledCount() uint32 {

@@ -31,3 +31,34 @@ func TestSMCountersWrap(t *testing.T) {
 		t.Fatalf("last ack: %v, %d unacked", err, len(st.unacked))
 	}
 }
+
+// TestSMHandledWaitsForHolds: a stanza with a hold outstanding counts as
+// handled only once released, and the stanzas after it wait for it, so
+// that h never covers a stanza that is not durable yet.
+func TestSMHandledWaitsForHolds(t *testing.T) {
+	st := &smState{}
+	st.inbound(nil) // no hold: counted at once
+	if st.handled != 1 {
+		t.Fatalf("handled %d, want 1", st.handled)
+	}
+	h1, h2 := &held{}, &held{}
+	st.inbound(h1)
+	st.inbound(nil)
+	st.inbound(h2)
+	st.inbound(nil)
+	if st.handled != 1 {
+		t.Fatalf("handled %d with holds outstanding, want 1", st.handled)
+	}
+	st.complete(h2) // later stanza first: nothing moves
+	if st.handled != 1 {
+		t.Fatalf("handled %d after a later completion, want 1", st.handled)
+	}
+	st.complete(h1) // now h1, the one after it, h2 and the last
+	if st.handled != 5 || len(st.waiting) != 0 {
+		t.Fatalf("handled %d, %d waiting; want 5, 0", st.handled, len(st.waiting))
+	}
+	st.inbound(nil)
+	if st.handled != 6 {
+		t.Fatalf("handled %d, want 6", st.handled)
+	}
+}

@@ -36,13 +36,13 @@ func (c *Conn) readStanzas() error {
 			}
 			continue
 		}
+		c.handling = ev.Elem
 		if err := c.handleStanza(ev.Elem); err != nil {
 			return err
 		}
-		if c.sm != nil {
-			// Routed, stored or answered: handled (XEP-0198 §4).
-			c.sm.inbound()
-		}
+		// Routed, stored or answered: handled (XEP-0198 §4), or once
+		// the asynchronous writes it is waiting for are durable.
+		c.handled()
 	}
 }
 
