@@ -120,3 +120,58 @@ func (c *client) next() (*stanza.Element, error) {
 }
 
 func (c *client) close() { c.nc.Close() }
+
+// archive pages through the account's whole message archive (XEP-0313)
+// and returns the bodies of the archived messages.
+func (c *client) archive() ([]string, error) {
+	var bodies []string
+	after := ""
+	for page := 0; ; page++ {
+		set := `<max>500</max>`
+		if after != "" {
+			set += `<after>` + after + `</after>`
+		}
+		id := fmt.Sprint("mam", page)
+		if err := c.send(`<iq type='set' id='` + id + `'><query xmlns='urn:xmpp:mam:2' queryid='q'><set xmlns='http://jabber.org/protocol/rsm'>` +
+			set + `</set></query></iq>`); err != nil {
+			return nil, err
+		}
+		for {
+			el, err := c.next()
+			if err != nil {
+				return nil, err
+			}
+			if el.Local == "message" {
+				if r := el.Child("urn:xmpp:mam:2", "result"); r != nil {
+					if f := r.Child("urn:xmpp:forward:0", "forwarded"); f != nil {
+						if m := f.Child(stanza.NSClient, "message"); m != nil {
+							if b := m.Child(stanza.NSClient, "body"); b != nil {
+								bodies = append(bodies, b.Text())
+							}
+						}
+					}
+				}
+				continue
+			}
+			if el.Local != "iq" || el.Attr("id") != id {
+				continue
+			}
+			if el.Attr("type") != "result" {
+				return nil, fmt.Errorf("archive query: %s", el)
+			}
+			fin := el.Child("urn:xmpp:mam:2", "fin")
+			if fin == nil {
+				return nil, fmt.Errorf("archive query without fin: %s", el)
+			}
+			if fin.Attr("complete") == "true" {
+				return bodies, nil
+			}
+			last := fin.Child("http://jabber.org/protocol/rsm", "set").Child("http://jabber.org/protocol/rsm", "last")
+			if last == nil {
+				return bodies, nil
+			}
+			after = last.Text()
+			break
+		}
+	}
+}

@@ -125,23 +125,28 @@ func (s *server) stop() {
 	s.cmd.Wait()
 }
 
-// TestCrashOffline: writers with stream management send thousands of
-// messages to accounts that are offline; the server is killed with
-// SIGKILL while they send; after a restart every message the server had
-// acknowledged (XEP-0198 h) is delivered from offline storage. Several
-// seeds vary the moment of the kill and the mix of recipients.
-func TestCrashOffline(t *testing.T) {
+// TestCrash: writers with stream management send thousands of messages
+// to accounts that are offline and to accounts that are online; the
+// server is killed with SIGKILL while they send; after a restart, every
+// message the server had acknowledged (XEP-0198 h) is found: delivered
+// live before the kill, delivered from offline storage, or in the
+// recipient's message archive (XEP-0313). Several seeds vary the moment
+// of the kill and the recipients of each message.
+func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test: starts and kills server processes")
 	}
 	for _, seed := range []uint64{1, 2, 3} {
-		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { crashOffline(t, seed) })
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { crash(t, seed) })
 	}
 }
 
-func crashOffline(t *testing.T, seed uint64) {
+func crash(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 0x6d6f7465))
-	const writers, recipients, perWriter = 4, 3, 3000
+	// Recipients 0..offline-1 never log in before the kill; the others
+	// are online, reading.
+	const writers, offline, online, perWriter = 4, 2, 2, 3000
+	const recipients = offline + online
 	var users []string
 	for i := range writers {
 		users = append(users, fmt.Sprint("w", i))
@@ -151,6 +156,38 @@ func crashOffline(t *testing.T, seed uint64) {
 	}
 	s := newServer(t, users)
 	s.start()
+
+	var mu sync.Mutex
+	seen := map[string]int{} // deliveries per message, live and after the restart
+	refused := map[string]bool{}
+	var wg sync.WaitGroup
+	var clients []*client
+	for r := offline; r < recipients; r++ {
+		c, err := dial(s.addr, domain, fmt.Sprint("r", r), password, "reader")
+		if err != nil {
+			s.kill()
+			t.Fatal(err)
+		}
+		if err := c.send(`<presence/>`); err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				el, err := c.next()
+				if err != nil {
+					return
+				}
+				if el.Local == "message" {
+					mu.Lock()
+					seen[bodyOf(el)]++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
 
 	// Each writer sends to recipients chosen by the seed, asking for an
 	// acknowledgement every few messages, and records the last h.
@@ -163,10 +200,6 @@ func crashOffline(t *testing.T, seed uint64) {
 	}
 	acked := make([]atomic.Uint32, writers)
 	var total atomic.Int64
-	var wg sync.WaitGroup
-	var clients []*client
-	var mu sync.Mutex
-	refused := map[string]bool{}
 	for w := range writers {
 		c, err := dial(s.addr, domain, fmt.Sprint("w", w), password, "writer")
 		if err != nil {
@@ -179,8 +212,9 @@ func crashOffline(t *testing.T, seed uint64) {
 		if el, err := c.next(); err != nil || el.Local != "enabled" {
 			t.Fatalf("enable: %v %v", el, err)
 		}
+		clients = append(clients, c)
 		wg.Add(2)
-		go func() { // acknowledgements
+		go func() { // acknowledgements, and refusals
 			defer wg.Done()
 			for {
 				el, err := c.next()
@@ -188,8 +222,8 @@ func crashOffline(t *testing.T, seed uint64) {
 					return
 				}
 				if el.Local == "message" && el.Attr("type") == "error" {
-					// Refused (the recipient's offline quota): the
-					// sender was told, so the server owes nothing.
+					// Refused (a storage limit): the sender was told, so
+					// the server owes nothing.
 					mu.Lock()
 					refused[el.Attr("id")] = true
 					mu.Unlock()
@@ -202,7 +236,6 @@ func crashOffline(t *testing.T, seed uint64) {
 				}
 			}
 		}()
-		clients = append(clients, c)
 		go func() { // messages; the connection stays open for the acks
 			defer wg.Done()
 			for i := range perWriter {
@@ -230,45 +263,66 @@ func crashOffline(t *testing.T, seed uint64) {
 		c.close()
 	}
 	want := map[string]bool{}
+	expect := make([]int, recipients)
 	for w := range writers {
 		for i := range int(acked[w].Load()) {
-			if !refused[msgID(w, i)] {
-				want[msgID(w, i)] = true
+			if id := msgID(w, i); !refused[id] {
+				want[id] = true
+				expect[to[w][i]]++
 			}
 		}
 	}
 	if len(want) == 0 {
 		t.Fatalf("nothing was acknowledged before the kill\n%s", s.out.String())
 	}
+	live := len(seen)
 
 	s.out.Reset()
 	s.start()
 	defer s.stop()
-	seen := map[string]int{}
-	for r := range recipients {
-		expect := 0
-		for w := range writers {
-			for i := range int(acked[w].Load()) {
-				if to[w][i] == r && want[msgID(w, i)] {
-					expect++
-				}
+	for r := range offline {
+		receive(t, s, fmt.Sprint("r", r), want, expect[r], seen)
+	}
+	archived, unarchived := 0, 0
+	inArchive := map[string]bool{}
+	for r := offline; r < recipients; r++ {
+		c, err := dial(s.addr, domain, fmt.Sprint("r", r), password, "archive")
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies, err := c.archive()
+		c.close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bodies {
+			if want[b] && seen[b] == 0 {
+				archived++
+			}
+			inArchive[b] = true
+			seen[b]++ // counted once more than delivered: not a duplicate
+		}
+	}
+	// Acknowledged means archived: every acknowledged message to an
+	// online recipient is in its archive, delivered live or not.
+	for w := range writers {
+		for i := range int(acked[w].Load()) {
+			if id := msgID(w, i); want[id] && to[w][i] >= offline && !inArchive[id] {
+				unarchived++
 			}
 		}
-		receive(t, s, fmt.Sprint("r", r), want, expect, seen)
 	}
-	lost, dups := 0, 0
+	if unarchived > 0 {
+		t.Errorf("%d acknowledged messages to online recipients are not in their archives", unarchived)
+	}
+	lost := 0
 	for id := range want {
 		if seen[id] == 0 {
 			lost++
 		}
 	}
-	for _, n := range seen {
-		if n > 1 {
-			dups += n - 1
-		}
-	}
-	t.Logf("seed %d: %d messages acknowledged before SIGKILL (and %d refused with an error: offline quota), %d delivered after restart (%d of them unacknowledged), lost %d, duplicates %d",
-		seed, len(want), len(refused), len(seen), len(seen)-countIn(seen, want), lost, dups)
+	t.Logf("seed %d: %d messages acknowledged before SIGKILL (%d refused with an error); %d delivered live, then %d found only in the recipients' archives; lost %d",
+		seed, len(want), len(refused), live, archived, lost)
 	if lost > 0 {
 		t.Errorf("%d acknowledged messages lost\n%s", lost, s.out.String())
 	}
@@ -276,6 +330,7 @@ func crashOffline(t *testing.T, seed uint64) {
 
 // receive logs user in, sends initial presence and reads the offline
 // messages until expect acknowledged ones arrived or nothing more comes.
+// It fails the test for a message delivered twice.
 func receive(t *testing.T, s *server, user string, want map[string]bool, expect int, seen map[string]int) {
 	t.Helper()
 	c, err := dial(s.addr, domain, user, password, "reader")
@@ -297,7 +352,9 @@ func receive(t *testing.T, s *server, user string, want map[string]bool, expect 
 			continue
 		}
 		id := bodyOf(el)
-		seen[id]++
+		if seen[id]++; seen[id] > 1 {
+			t.Errorf("%s delivered twice", id)
+		}
 		if want[id] && seen[id] == 1 {
 			got++
 		}
@@ -312,13 +369,3 @@ func bodyOf(el *stanza.Element) string {
 }
 
 func msgID(w, i int) string { return fmt.Sprintf("w%d-%d", w, i) }
-
-func countIn(seen map[string]int, want map[string]bool) int {
-	n := 0
-	for id := range seen {
-		if want[id] {
-			n++
-		}
-	}
-	return n
-}
