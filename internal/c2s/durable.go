@@ -3,6 +3,7 @@ package c2s
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mote-xmpp/mote/stanza"
 )
@@ -18,6 +19,10 @@ import (
 // goes on with the next stanzas (the writes of many stanzas share one
 // commit). A write that fails is answered with the wait/resource-constraint
 // error, which makes the stanza handled (the sender knows).
+
+// lastStoreWarn rate-limits the warning about failed writes: when storage
+// fails it fails for many stanzas at once.
+var lastStoreWarn atomic.Int64
 
 // held is a client stanza with holds outstanding.
 type held struct {
@@ -75,7 +80,10 @@ func (c *Conn) release(h *held, err error) {
 	failed := h.err
 	h.mu.Unlock()
 	if failed != nil {
-		c.logger().Warn("storing a stanza failed; the sender is told", "err", failed)
+		if now := time.Now().UnixNano(); now-lastStoreWarn.Load() > int64(10*time.Second) {
+			lastStoreWarn.Store(now)
+			c.logger().Warn("storing a stanza failed; the sender is told (logged at most every 10 s)", "err", failed)
+		}
 		if r := stanza.ErrorReply(h.el, stanza.NewError(stanza.ResourceConstraint, "the server could not store this stanza")); r != nil {
 			c.Send(r)
 		}

@@ -88,7 +88,7 @@ func (m *Module) sent(ctx context.Context, st *stanza.Element, from jid.JID) {
 	}
 	e.size = len(data) * len(e.msgs)
 	e.release = module.Hold(ctx)
-	if !m.w.enqueue(e) {
+	if !m.w.enqueue(ctx, e) {
 		return // refused: released with an error, nothing was archived
 	}
 	if recipient >= 0 {

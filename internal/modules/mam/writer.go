@@ -15,8 +15,8 @@ import (
 // Bounds of the writer's queue and of one batch.
 const (
 	// maxQueued and maxQueuedBytes bound what waits to be written: beyond
-	// them storage is not keeping up, and messages are refused (their
-	// senders get resource-constraint) instead of piling up in memory.
+	// them storage is not keeping up, and senders wait for room (see
+	// enqueue) instead of their messages piling up in memory.
 	maxQueued      = 16384
 	maxQueuedBytes = 64 << 20
 	// maxBatch and maxBatchBytes bound one Append.
@@ -60,7 +60,8 @@ type writer struct {
 	wake   chan struct{} // signalled when the queue becomes non-empty or closed
 	done   chan struct{} // closed when run returns
 
-	lastWarn atomic.Int64 // unix nanoseconds of the last refusal logged
+	lastWarn atomic.Int64  // unix nanoseconds of the last refusal logged
+	wait     time.Duration // longest wait for room in the queue
 
 	mu       sync.Mutex
 	queue    []entry       // guarded by mu
@@ -73,24 +74,47 @@ type writer struct {
 
 func newWriter(a storage.Archive, users storage.Users, log *slog.Logger) *writer {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &writer{a: a, users: users, log: log, ctx: ctx, cancel: cancel,
+	return &writer{a: a, users: users, log: log, ctx: ctx, cancel: cancel, wait: 10 * time.Second,
 		wake: make(chan struct{}, 1), done: make(chan struct{}), progress: make(chan struct{})}
 }
 
-// enqueue queues e and reports true, or releases it at once with an error
-// and reports false when the writer is stopped or its queue full.
-func (w *writer) enqueue(e entry) bool {
-	w.mu.Lock()
+// enqueue queues e and reports true. When the queue is full, the caller
+// (the sender's own reader) waits for room: storage pushes back on the
+// senders instead of their messages being refused. It releases e with an
+// error and reports false when the writer is stopped, ctx ends, or no room
+// came within w.wait (storage stuck).
+func (w *writer) enqueue(ctx context.Context, e entry) bool {
+	var timer *time.Timer
 	var err error
-	switch {
-	case w.closed:
-		err = errStopped
-	case len(w.queue) >= maxQueued || w.bytes+e.size > maxQueuedBytes:
-		err = errBusy
-	default:
-		w.queue = append(w.queue, e)
-		w.bytes += e.size
-		w.queued++
+	w.mu.Lock()
+	for {
+		if w.closed {
+			err = errStopped
+			break
+		}
+		if len(w.queue) < maxQueued && w.bytes+e.size <= maxQueuedBytes {
+			w.queue = append(w.queue, e)
+			w.bytes += e.size
+			w.queued++
+			break
+		}
+		ch := w.progress
+		w.mu.Unlock()
+		if timer == nil {
+			timer = time.NewTimer(w.wait)
+			defer timer.Stop()
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-timer.C:
+			err = errBusy
+		}
+		w.mu.Lock()
+		if err != nil {
+			break
+		}
 	}
 	w.mu.Unlock()
 	if err != nil {

@@ -89,7 +89,7 @@ func TestWriterReleasesAfterCommit(t *testing.T) {
 			}
 			released[i] = err
 		}
-		if !w.enqueue(e) {
+		if !w.enqueue(context.Background(), e) {
 			t.Fatalf("entry %d refused", i)
 		}
 	}
@@ -123,7 +123,7 @@ func TestWriterReleasesAfterCommit(t *testing.T) {
 	}
 	// Closed: refused at once.
 	var got error
-	if w.enqueue(entry{verify: -1, msgs: []storage.ArchivedMessage{msg("alice", "late")}, release: func(err error) { got = err }}) || got == nil {
+	if w.enqueue(context.Background(), entry{verify: -1, msgs: []storage.ArchivedMessage{msg("alice", "late")}, release: func(err error) { got = err }}) || got == nil {
 		t.Fatalf("enqueue after close: %v", got)
 	}
 }
@@ -139,7 +139,7 @@ func TestWriterFailures(t *testing.T) {
 	w := newWriter(a, st.Users(), quiet)
 	errs := make([]error, 3)
 	for i, id := range []string{"ok1", "dup", "ok2"} {
-		w.enqueue(entry{verify: -1, msgs: []storage.ArchivedMessage{msg("alice", id)}, release: func(err error) { errs[i] = err }})
+		w.enqueue(context.Background(), entry{verify: -1, msgs: []storage.ArchivedMessage{msg("alice", id)}, release: func(err error) { errs[i] = err }})
 	}
 	go w.run() // started after queueing: one batch of three
 	if err := w.sync(context.Background()); err != nil {
@@ -154,18 +154,20 @@ func TestWriterFailures(t *testing.T) {
 	w.close(context.Background())
 }
 
-// TestWriterBusy: a full queue refuses with resource-constraint.
+// TestWriterBusy: a sender waits for room in a full queue, and is refused
+// with resource-constraint when none comes in time.
 func TestWriterBusy(t *testing.T) {
 	st := openStore(t)
 	w := newWriter(st.Archive(), st.Users(), quiet) // not running: nothing drains
+	w.wait = 50 * time.Millisecond
 	nop := func(error) {}
 	for i := range maxQueued {
-		if !w.enqueue(entry{verify: -1, msgs: []storage.ArchivedMessage{msg("alice", fmt.Sprint(i))}, release: nop}) {
+		if !w.enqueue(context.Background(), entry{verify: -1, msgs: []storage.ArchivedMessage{msg("alice", fmt.Sprint(i))}, release: nop}) {
 			t.Fatalf("refused entry %d", i)
 		}
 	}
 	var got error
-	if w.enqueue(entry{verify: -1, release: func(err error) { got = err }}) {
+	if w.enqueue(context.Background(), entry{verify: -1, release: func(err error) { got = err }}) {
 		t.Fatal("accepted beyond maxQueued")
 	}
 	var se stanza.Error
@@ -248,5 +250,28 @@ func TestSentHolds(t *testing.T) {
 	m.sent(module.WithHolder(context.Background(), h2), st2, jid.MustParse("alice@localhost/phone"))
 	if h2.holds != 0 || st2.Child("urn:xmpp:sid:0", "stanza-id") != nil {
 		t.Fatalf("chat state: holds %d, %s", h2.holds, st2)
+	}
+}
+
+// TestWriterWaitsForRoom: a sender that finds the queue full is queued as
+// soon as the writer drains it.
+func TestWriterWaitsForRoom(t *testing.T) {
+	st := openStore(t)
+	w := newWriter(st.Archive(), st.Users(), quiet)
+	nop := func(error) {}
+	for i := range maxQueued {
+		w.enqueue(context.Background(), entry{verify: -1, msgs: []storage.ArchivedMessage{msg("alice", fmt.Sprint(i))}, release: nop})
+	}
+	done := make(chan bool, 1)
+	go func() {
+		done <- w.enqueue(context.Background(), entry{verify: -1, msgs: []storage.ArchivedMessage{msg("alice", "waited")}, release: nop})
+	}()
+	go w.run()
+	if !<-done {
+		t.Fatal("the waiting sender was refused")
+	}
+	w.close(context.Background())
+	if !inArchive(t, st.Archive(), "alice", "waited") {
+		t.Fatal("the waiting sender's message was not written")
 	}
 }
