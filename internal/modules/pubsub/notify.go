@@ -95,10 +95,11 @@ func (d *deliverer) close(ctx context.Context) error {
 
 // weight is what an event counts in the queue: its explicit recipients,
 // and one for the implicit recipients of a PEP service (computed when
-// it is delivered).
+// it is delivered) or for the node archive (archive.go), so that a
+// publication nobody is subscribed to is still archived.
 func weight(sv *service, ev *ps.Event) int64 {
 	n := int64(len(ev.Recipients))
-	if sv.isPEP() {
+	if sv.isPEP() || sv.archiving() && (ev.Kind == ps.EventPublish && !ev.Replay || ev.Kind == ps.EventDelete) {
 		n++
 	}
 	return n
@@ -229,6 +230,7 @@ func (sv *service) deliver(ctx context.Context, ev *ps.Event) {
 	if children == nil {
 		return
 	}
+	sv.archiveEvent(ev, children)
 	typ := stanza.TypeHeadline
 	if ev.NotificationType == ps.NotificationNormal {
 		typ = stanza.TypeNormal

@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/mote-xmpp/mote/internal/dataform"
+	"github.com/mote-xmpp/mote/internal/mam"
 	"github.com/mote-xmpp/mote/internal/module"
 	ps "github.com/mote-xmpp/mote/internal/pubsub"
 	"github.com/mote-xmpp/mote/internal/rsm"
@@ -128,6 +129,14 @@ type Config struct {
 	// QueueWait is how long a request that would notify waits for room in
 	// the delivery queue.
 	QueueWait time.Duration `yaml:"queue_wait"`
+	// Archive keeps every item published to a node of the service in the
+	// node's message archive (XEP-0313 with a node, XEP-0442), for paging
+	// through a sensor's history beyond pubsub#max_items.
+	Archive bool `yaml:"archive"`
+	// ArchiveMaxPerNode and ArchiveMaxAge bound each node's archive (0:
+	// no bound); they are applied every expire_interval.
+	ArchiveMaxPerNode int           `yaml:"archive_max_per_node"`
+	ArchiveMaxAge     time.Duration `yaml:"archive_max_age"`
 	// PEP configures the Personal Eventing Protocol service of every
 	// account (XEP-0163).
 	PEP PEPConfig `yaml:"pep"`
@@ -169,6 +178,9 @@ type Module struct {
 	stop    chan struct{}
 	stopped chan struct{}
 	bg      sync.WaitGroup // work started by hooks
+
+	archiveOps  chan archiveOp // the node archiver's input (archive.go)
+	archiveDone chan struct{}
 }
 
 // New returns the module with its defaults.
@@ -185,6 +197,8 @@ func New() *Module {
 		ExpireInterval:          10 * time.Minute,
 		MaxQueuedNotifications:  4_000_000,
 		QueueWait:               5 * time.Second,
+		Archive:                 true,
+		ArchiveMaxPerNode:       100_000,
 		PEP: PEPConfig{
 			Enabled:                 true,
 			MaxNodes:                256,
@@ -243,6 +257,11 @@ func (m *Module) Start(ctx context.Context, h module.Host) error {
 		return fmt.Errorf("pubsub: loading %s: %w", comp.jid, err)
 	}
 	comp.svc, m.comp = svc, comp
+	if m.cfg.Archive {
+		m.archiveOps, m.archiveDone = make(chan archiveOp, archiveQueue), make(chan struct{})
+		comp.archive = m.archiveOps
+		go m.archiveLoop(m.archiveOps, m.archiveDone)
+	}
 	if m.cfg.PEP.Enabled {
 		if m.pep, err = m.startPEP(ctx, p); err != nil {
 			return fmt.Errorf("pubsub: pep: %w", err)
@@ -304,6 +323,9 @@ func (m *Module) checkConfig() error {
 	if c.ExpireInterval <= 0 || c.QueueWait <= 0 {
 		return errors.New("expire_interval and queue_wait must be positive")
 	}
+	if c.ArchiveMaxPerNode < 0 || c.ArchiveMaxAge < 0 {
+		return errors.New("archive_max_per_node and archive_max_age must not be negative")
+	}
 	return nil
 }
 
@@ -317,7 +339,13 @@ func (m *Module) Stop(ctx context.Context) error {
 	<-m.stopped
 	m.bg.Wait()
 	m.stop = nil
-	return m.q.close(ctx)
+	err := m.q.close(ctx)
+	if m.archiveOps != nil {
+		// The workers are done: nothing sends to the archiver any more.
+		close(m.archiveOps)
+		<-m.archiveDone
+	}
+	return err
 }
 
 // expireLoop deletes expired items now and then (pubsub#item_expire).
@@ -331,6 +359,7 @@ func (m *Module) expireLoop() {
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), m.cfg.ExpireInterval)
+			m.purgeArchives(ctx)
 			for _, sv := range m.services() {
 				if n, err := sv.svc.ExpireItems(ctx); err != nil {
 					m.log.Error("expiring items", "service", sv.from, "err", err)
@@ -527,6 +556,10 @@ func (sv *service) handleIQ(ctx context.Context, iq *stanza.Element, from jid.JI
 		res, err = sv.pubsubIQ(ctx, from, typ, p)
 	case p.Space == NSOwner && p.Local == "pubsub":
 		res, err = sv.ownerIQ(ctx, from, typ, p)
+	case p.Space == mam.NS && p.Local == "query" && typ == stanza.TypeSet:
+		res, err = sv.archiveQuery(ctx, from, p)
+	case p.Space == mam.NS && p.Local == "query" && sv.archiving():
+		res = mam.Form()
 	default:
 		err = stanza.NewError(stanza.ServiceUnavailable, "")
 	}
@@ -726,6 +759,9 @@ func (sv *service) serviceFeatures() []string {
 	}
 	if sv.cfg.MultiSubscribe {
 		fs = append(fs, NS+"#multi-subscribe")
+	}
+	if sv.archiving() {
+		fs = append(fs, mam.NS) // node archives (XEP-0442)
 	}
 	slices.Sort(fs)
 	return fs

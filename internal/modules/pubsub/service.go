@@ -22,6 +22,9 @@ type service struct {
 	// owner is the account of a PEP service; zero for the component.
 	owner jid.JID
 	hash  uint64 // spreads the services' nodes over the delivery queues
+	// archive receives the node archive writes (archive.go); nil when the
+	// service keeps none.
+	archive chan<- archiveOp
 
 	// itemReply caches, per node, whether notifications carry the
 	// 'publisher' attribute (pubsub#itemreply "publisher", §7.1.2.3). It
