@@ -40,7 +40,7 @@ const NSHints = "urn:xmpp:hints"
 // reads the roster from storage when the account has no session.
 func (m *Module) sent(ctx context.Context, st *stanza.Element, from jid.JID) {
 	mam.StripStanzaIDs(st, m.forged)
-	if !m.eligible(st) {
+	if !m.mayArchive.Load() || !m.eligible(st) {
 		return
 	}
 	sender := from.Bare()
@@ -54,33 +54,32 @@ func (m *Module) sent(ctx context.Context, st *stanza.Element, from jid.JID) {
 	if to.Local() == "" {
 		return // the server or a service: not a conversation
 	}
+	peer := to.Bare()
+	self := peer == sender
+	senderCopy := m.allows(ctx, sender, peer)
+	peerCopy := !self && to.Domain() == m.domain && m.allows(ctx, peer, sender)
+	if !senderCopy && !peerCopy {
+		return
+	}
 	if st.Attr("to") != "" && m.h.Filter(ctx, st, from, to) != nil {
 		// The router refuses it (a blocked contact, XEP-0191): it belongs
 		// in no archive (XEP-0313 §6.1).
 		return
 	}
-	peer := to.Bare()
-	self := peer == sender
-	e := entry{verify: -1}
+	e := entry{verify: -1, msgs: make([]storage.ArchivedMessage, 0, 2)}
 	now := time.Now()
-	var msgs [2]storage.ArchivedMessage
-	if m.allows(ctx, sender, peer) {
-		msgs[0] = storage.ArchivedMessage{ID: m.ids.NewID(), Archive: sender.Local(), With: to.String(), Stamp: now}
-		e.msgs = msgs[:1]
+	if senderCopy {
+		e.msgs = append(e.msgs, storage.ArchivedMessage{ID: m.ids.NewID(), Archive: sender.Local(), With: to.String(), Stamp: now})
 	}
 	recipient := -1 // the copy whose ID the recipient (peer) sees
-	if !self && to.Domain() == m.domain && m.allows(ctx, peer, sender) {
+	if peerCopy {
 		recipient = len(e.msgs)
-		msgs[recipient] = storage.ArchivedMessage{ID: m.ids.NewID(), Archive: peer.Local(), With: from.String(), Stamp: now}
-		e.msgs = msgs[:recipient+1]
+		e.msgs = append(e.msgs, storage.ArchivedMessage{ID: m.ids.NewID(), Archive: peer.Local(), With: from.String(), Stamp: now})
 		if len(m.h.Sessions(peer)) == 0 {
 			e.verify = recipient // the writer checks that the account exists
 		}
 	} else if self && len(e.msgs) == 1 {
 		recipient = 0 // the sender's own resources see their archive's ID
-	}
-	if len(e.msgs) == 0 {
-		return
 	}
 	data := st.AppendXML(nil, stanza.NSClient)
 	for i := range e.msgs {

@@ -252,3 +252,22 @@ func TestBlocked(t *testing.T) {
 		}
 	}
 }
+
+// TestNeverMode: with default_mode never and no account asking for more,
+// nothing is archived and no stanza id is added; forged ones still go.
+func TestNeverMode(t *testing.T) {
+	s := xmpptest.Start(t, "modules:\n  mam: {default_mode: never}\n")
+	s.AddUser(t, "alice", "secret")
+	s.AddUser(t, "bob", "secret")
+	a := xmpptest.Login(t, s, "alice", "secret", "phone")
+	b := xmpptest.Login(t, s, "bob", "secret", "laptop")
+	a.Send(`<message to='bob@localhost/laptop' type='chat'><body>hi</body><stanza-id xmlns='urn:xmpp:sid:0' by='bob@localhost' id='forged'/></message>`)
+	m := b.Expect(stanza.NSClient, "message")
+	if m.Child("urn:xmpp:sid:0", "stanza-id") != nil {
+		t.Fatalf("stanza-id in %s", m)
+	}
+	n, err := s.Store().Archive().QueryArchive(context.Background(), "bob", storage.ArchiveQuery{})
+	if err != nil || n.Count != 0 {
+		t.Fatalf("bob's archive: %d, %v", n.Count, err)
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mote-xmpp/mote/internal/mam"
@@ -82,6 +83,10 @@ type Module struct {
 	// are loaded at start, so the hot path reads no storage.
 	prefsMu sync.RWMutex
 	prefs   map[string]storage.ArchivePrefs // guarded by prefsMu
+	// mayArchive is false while no account can archive anything (the
+	// default mode is never and no preferences say otherwise): the hook
+	// then only strips forged stanza ids. Once true it stays true.
+	mayArchive atomic.Bool
 
 	stop    chan struct{} // closed by Stop: the purge loop ends
 	stopped chan struct{} // closed when the purge loop ended
@@ -266,9 +271,20 @@ func (m *Module) loadPrefs(ctx context.Context) error {
 		}
 		if explicit(p) {
 			m.prefs[u] = p
+			m.noteArchiving(p)
 		}
 	}
+	if m.cfg.DefaultMode != storage.ArchiveNever {
+		m.mayArchive.Store(true)
+	}
 	return nil
+}
+
+// noteArchiving records that preferences p may archive something.
+func (m *Module) noteArchiving(p storage.ArchivePrefs) {
+	if p.Default != storage.ArchiveNever || len(p.Always) > 0 {
+		m.mayArchive.Store(true)
+	}
 }
 
 // explicit reports whether p was set by the account: storage reports

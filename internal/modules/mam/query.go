@@ -159,5 +159,6 @@ func (m *Module) setPrefs(ctx context.Context, iq *stanza.Element) (*stanza.Elem
 	m.prefsMu.Lock()
 	m.prefs[from.Local()] = s
 	m.prefsMu.Unlock()
+	m.noteArchiving(s)
 	return mam.PrefsElement(shown(s, account)), nil
 }

@@ -217,6 +217,7 @@ func TestSentHolds(t *testing.T) {
 	m.h, m.log, m.domain = host{}, quiet, "localhost"
 	m.archive, m.users = st.Archive(), st.Users()
 	m.prefs = map[string]storage.ArchivePrefs{}
+	m.mayArchive.Store(true) // default_mode always (loadPrefs is skipped)
 	m.w = newWriter(m.archive, m.users, quiet)
 	defer m.w.close(context.Background())
 
