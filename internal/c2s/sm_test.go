@@ -284,15 +284,7 @@ func TestSMUnresumedGoesOffline(t *testing.T) {
 	xmpptest.WaitFor(t, "the session to expire", 10*time.Second, func() bool {
 		return len(s.Sessions().Resources(bob)) == 0
 	})
-	b2 := xmpptest.Login(t, s, "bob", "secret", "sensor")
-	b2.Send(`<presence/>`)
-	got := map[string]bool{}
-	for len(got) < 2 {
-		el := b2.NextElement()
-		if el.Local == "message" {
-			got[el.Child(stanza.NSClient, "body").Text()] = true
-		}
-	}
+	got := offlineBodies(t, s, "bob", 2)
 	if !got["unacked"] || !got["while away"] {
 		t.Fatalf("offline messages %v", got)
 	}
@@ -318,15 +310,23 @@ func TestSMQueueCap(t *testing.T) {
 		return len(s.Sessions().Resources(bob)) == 0
 	})
 	ping(t, a, "localhost")
-	b2 := xmpptest.Login(t, s, "bob", "secret", "sensor")
-	b2.Send(`<presence/>`)
+	offlineBodies(t, s, "bob", 5)
+}
+
+// offlineBodies logs user in, sends initial presence and returns the
+// bodies of the first n distinct messages delivered (from offline
+// storage).
+func offlineBodies(t *testing.T, s *xmpptest.Server, user string, n int) map[string]bool {
+	t.Helper()
+	c := xmpptest.Login(t, s, user, "secret", "again")
+	c.Send(`<presence/>`)
 	got := map[string]bool{}
-	for len(got) < 5 {
-		el := b2.NextElement()
-		if el.Local == "message" {
+	for len(got) < n {
+		if el := c.NextElement(); el.Local == "message" {
 			got[el.Child(stanza.NSClient, "body").Text()] = true
 		}
 	}
+	return got
 }
 
 // TestSMCleanClose: a stream closed cleanly ends the session at once

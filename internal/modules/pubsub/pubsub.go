@@ -216,6 +216,7 @@ func (m *Module) Info() module.Info {
 		{Number: 163, Version: "1.2.2", Status: "complete (no XEP-0033 replyto on notifications, a SHOULD)"},
 		{Number: 248, Version: "0.5.0", Status: "partial: no associate/dissociate requests, no change of node type"},
 		{Number: 59, Version: "1.0", Status: "partial: pubsub items only, no <index/>, no paging from the end"},
+		{Number: 442, Version: "0.2.0", Status: "partial: archives of the component's nodes; PEP nodes are not archived"},
 	}}
 }
 
