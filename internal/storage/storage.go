@@ -343,6 +343,10 @@ type Archive interface {
 	GetArchivePrefs(ctx context.Context, username string) (ArchivePrefs, error)
 	// SetArchivePrefs replaces the account's preferences.
 	SetArchivePrefs(ctx context.Context, username string, p ArchivePrefs) error
+	// AllArchivePrefs returns the preferences of every account that set
+	// some (SetArchivePrefs), by username, lists sorted: one read at
+	// start instead of one per account.
+	AllArchivePrefs(ctx context.Context) (map[string]ArchivePrefs, error)
 }
 
 // Store is one opened backend.

@@ -256,19 +256,15 @@ func (m *Module) purge() {
 	}
 }
 
-// loadPrefs reads the preferences of every account (storage has no list
-// of the accounts that set any: one read per account, at start only).
+// loadPrefs reads the preferences of the accounts that set any, in one
+// storage call at start.
 func (m *Module) loadPrefs(ctx context.Context) error {
-	users, err := m.users.ListUsers(ctx)
+	all, err := m.archive.AllArchivePrefs(ctx)
 	if err != nil {
 		return err
 	}
-	m.prefs = make(map[string]storage.ArchivePrefs)
-	for _, u := range users {
-		p, err := m.archive.GetArchivePrefs(ctx, u)
-		if err != nil {
-			return err
-		}
+	m.prefs = make(map[string]storage.ArchivePrefs, len(all))
+	for u, p := range all {
 		if explicit(p) {
 			m.prefs[u] = p
 			m.noteArchiving(p)

@@ -350,6 +350,55 @@ func (a *archive) GetArchivePrefs(ctx context.Context, username string) (storage
 	return p, nil
 }
 
+// AllArchivePrefs reads every stored preference from one snapshot.
+func (a *archive) AllArchivePrefs(ctx context.Context) (map[string]storage.ArchivePrefs, error) {
+	out := make(map[string]storage.ArchivePrefs)
+	err := a.s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := a.s.query(ctx, tx, `SELECT username, default_mode FROM archive_prefs`)
+		if err != nil {
+			return err
+		}
+		if err := eachRow(rows, func() error {
+			var u, mode string
+			if err := rows.Scan(&u, &mode); err != nil {
+				return err
+			}
+			out[u] = storage.ArchivePrefs{Default: mode}
+			return nil
+		}); err != nil {
+			return err
+		}
+		rows, err = a.s.query(ctx, tx, `SELECT username, always, jid FROM archive_prefs_jids ORDER BY username, always, jid`)
+		if err != nil {
+			return err
+		}
+		return eachRow(rows, func() error {
+			var (
+				u, j   string
+				always bool
+			)
+			if err := rows.Scan(&u, &always, &j); err != nil {
+				return err
+			}
+			p, ok := out[u]
+			if !ok {
+				p.Default = storage.ArchiveAlways
+			}
+			if always {
+				p.Always = append(p.Always, j)
+			} else {
+				p.Never = append(p.Never, j)
+			}
+			out[u] = p
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, archiveErr("all prefs", err)
+	}
+	return out, nil
+}
+
 // SetArchivePrefs replaces the default mode and both lists in one
 // transaction.
 func (a *archive) SetArchivePrefs(ctx context.Context, username string, p storage.ArchivePrefs) error {

@@ -509,6 +509,23 @@ func testArchivePrefs(t *testing.T, a storage.Archive) {
 	set("romeo", want)
 	check("romeo", want)
 	check("juliet", storage.ArchivePrefs{Default: storage.ArchiveAlways})
+
+	// All of them at once: the accounts that set some, as Get reads them.
+	set("nurse", storage.ArchivePrefs{Default: storage.ArchiveNever})
+	all, err := a.AllArchivePrefs(ctx)
+	if err != nil {
+		t.Fatalf("AllArchivePrefs: %v", err)
+	}
+	if len(all) != 3 {
+		t.Errorf("AllArchivePrefs has %d accounts, want 3: %#v", len(all), all)
+	}
+	for _, u := range []string{"juliet", "romeo", "nurse"} {
+		got, ok := all[u]
+		want, _ := a.GetArchivePrefs(ctx, u)
+		if !ok || got.Default != want.Default || !slices.Equal(got.Always, want.Always) || !slices.Equal(got.Never, want.Never) {
+			t.Errorf("AllArchivePrefs[%q] = %#v, %v; GetArchivePrefs = %#v", u, got, ok, want)
+		}
+	}
 }
 
 func mustPurge(t *testing.T, a storage.Archive, archive string, before time.Time, keep int, removed int) {
