@@ -28,10 +28,37 @@ type Config struct {
 	Log     LogConfig    `yaml:"log"`
 	TLS     TLSConfig    `yaml:"tls"`
 	C2S     C2SConfig    `yaml:"c2s"`
+	HTTP    HTTPConfig   `yaml:"http"`
+	Admin   AdminConfig  `yaml:"admin"`
 	Storage Storage      `yaml:"storage"`
 	Modules ModulesTree  `yaml:"modules"`
 	Memory  MemoryConfig `yaml:"memory"`
 	Debug   DebugConfig  `yaml:"debug"`
+}
+
+// HTTPConfig configures the public HTTP listeners: XMPP over WebSocket
+// (RFC 7395) and connection discovery (XEP-0156 host-meta).
+type HTTPConfig struct {
+	// Listen is the plain HTTP address; empty disables it. Browsers on
+	// other origins need TLSListen (or a TLS-terminating proxy).
+	Listen string `yaml:"listen"`
+	// TLSListen is the HTTPS address, with the server certificate; empty
+	// disables it.
+	TLSListen string `yaml:"tls_listen"`
+	// AllowedOrigins lists the Origin values a browser's WebSocket
+	// handshake may carry (RFC 6455 §10.2); empty allows any origin.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+}
+
+// AdminConfig configures the operators' HTTP listener: the admin API,
+// Prometheus metrics, health checks and the web dashboard.
+type AdminConfig struct {
+	// Listen is its address, on loopback by default (the API manages
+	// accounts); empty disables it.
+	Listen string `yaml:"listen"`
+	// Token authenticates admin requests (a bearer token). Empty: a random
+	// token is generated into data_dir/admin-token on first start.
+	Token string `yaml:"token"`
 }
 
 // MemoryConfig tunes how the process gives memory back.
@@ -181,6 +208,8 @@ func Default() *Config {
 			AuthBackoffMax:        10 * time.Second,
 			ShutdownTimeout:       8 * time.Second,
 		},
+		HTTP:    HTTPConfig{Listen: ":5280", TLSListen: ":5443"},
+		Admin:   AdminConfig{Listen: "127.0.0.1:5380"},
 		Storage: Storage{Driver: "sqlite", Path: "mote.db"},
 		Memory:  MemoryConfig{ReclaimIdle: true},
 	}
@@ -252,6 +281,8 @@ func (c *Config) Validate() error {
 	for _, a := range []struct{ name, addr string }{
 		{"c2s.listen", c.C2S.Listen}, {"c2s.direct_tls_listen", c.C2S.DirectTLSListen},
 		{"debug.pprof_listen", c.Debug.PprofListen},
+		{"http.listen", c.HTTP.Listen}, {"http.tls_listen", c.HTTP.TLSListen},
+		{"admin.listen", c.Admin.Listen},
 	} {
 		if a.addr == "" {
 			continue

@@ -36,6 +36,8 @@ func Start(t testing.TB, yamlConfig string) *Server {
 	cfg.DataDir = t.TempDir()
 	cfg.C2S.Listen = "127.0.0.1:0"
 	cfg.C2S.DirectTLSListen = "127.0.0.1:0"
+	cfg.HTTP.Listen, cfg.HTTP.TLSListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Admin.Listen = "127.0.0.1:0"
 	cfg.Log.Level = "warn"
 	// Sessions park after a very short quiet spell, so that every test
 	// also exercises parking and waking (see c2s/park.go).
