@@ -269,13 +269,7 @@ func smPing(t *testing.T, c *xmpptest.Client) {
 // the messages its client never acknowledged are handled as if sent to an
 // unavailable resource: stored offline, delivered at the next login.
 func TestSMUnresumedGoesOffline(t *testing.T) {
-	s := xmpptest.Start(t, "c2s: {resume_timeout: 300ms}")
-	s.AddUser(t, "alice", "secret")
-	s.AddUser(t, "bob", "secret")
-	a := xmpptest.Login(t, s, "alice", "secret", "phone")
-	b, _ := smLogin(t, s, "bob", "sensor", true)
-	b.Send(`<presence/>`)
-	b.Expect(stanza.NSClient, "presence")
+	s, a, b := smPair(t, "c2s: {resume_timeout: 300ms}")
 	a.Send(chat("bob@localhost/sensor", "unacked"))
 	expectBody(t, b, "unacked")
 	b.Drop()
@@ -294,13 +288,7 @@ func TestSMUnresumedGoesOffline(t *testing.T) {
 // closes, and every stanza is accounted for: those the client never
 // acknowledged go to offline storage.
 func TestSMQueueCap(t *testing.T) {
-	s := xmpptest.Start(t, "c2s: {max_unacked: 3}")
-	s.AddUser(t, "alice", "secret")
-	s.AddUser(t, "bob", "secret")
-	a := xmpptest.Login(t, s, "alice", "secret", "phone")
-	b, _ := smLogin(t, s, "bob", "sensor", true)
-	b.Send(`<presence/>`)
-	b.Expect(stanza.NSClient, "presence")
+	s, a, b := smPair(t, "c2s: {max_unacked: 3}")
 	for i := range 5 {
 		a.Send(chat("bob@localhost/sensor", fmt.Sprint("m", i)))
 	}
@@ -311,6 +299,20 @@ func TestSMQueueCap(t *testing.T) {
 	})
 	ping(t, a, "localhost")
 	offlineBodies(t, s, "bob", 5)
+}
+
+// smPair starts a server with cfg and logs in alice, and bob with
+// resumable stream management and initial presence.
+func smPair(t *testing.T, cfg string) (*xmpptest.Server, *xmpptest.Client, *xmpptest.Client) {
+	t.Helper()
+	s := xmpptest.Start(t, cfg)
+	s.AddUser(t, "alice", "secret")
+	s.AddUser(t, "bob", "secret")
+	a := xmpptest.Login(t, s, "alice", "secret", "phone")
+	b, _ := smLogin(t, s, "bob", "sensor", true)
+	b.Send(`<presence/>`)
+	b.Expect(stanza.NSClient, "presence")
+	return s, a, b
 }
 
 // offlineBodies logs user in, sends initial presence and returns the
@@ -350,13 +352,7 @@ func TestSMCleanClose(t *testing.T) {
 // resumption end and their unacknowledged messages are stored offline.
 func TestSMShutdownStoresUnacked(t *testing.T) {
 	dir := t.TempDir()
-	s := xmpptest.Start(t, "data_dir: "+dir)
-	s.AddUser(t, "alice", "secret")
-	s.AddUser(t, "bob", "secret")
-	a := xmpptest.Login(t, s, "alice", "secret", "phone")
-	b, _ := smLogin(t, s, "bob", "sensor", true)
-	b.Send(`<presence/>`)
-	b.Expect(stanza.NSClient, "presence")
+	s, a, b := smPair(t, "data_dir: "+dir)
 	b.Drop()
 	a.Send(chat("bob@localhost/sensor", "kept"))
 	ping(t, a, "localhost")
