@@ -241,7 +241,20 @@ func (e *StreamError) Element() *Element {
 // AppendStreamXML appends the error as written on a stream whose stream
 // namespace is bound to the prefix "stream".
 func (e *StreamError) AppendStreamXML(buf []byte) []byte {
-	buf = append(buf, "<stream:error><"...)
+	return e.appendXML(buf, "<stream:error><", NSStream)
+}
+
+// AppendStandaloneXML appends the error as a document of its own, which
+// declares the "stream" prefix itself: the form XMPP over WebSocket sends,
+// one element per message (RFC 7395 §3.3.3, §3.5).
+func (e *StreamError) AppendStandaloneXML(buf []byte) []byte {
+	return e.appendXML(buf, `<stream:error xmlns:stream="`+NSStream+`"><`, "")
+}
+
+// appendXML appends the error after open, its start tag up to the
+// condition's '<'; parentNS is the default namespace in scope.
+func (e *StreamError) appendXML(buf []byte, open, parentNS string) []byte {
+	buf = append(buf, open...)
 	buf = append(buf, e.Condition...)
 	buf = append(buf, ` xmlns="`+NSStreams+`"/>`...)
 	if e.Text != "" {
@@ -250,7 +263,7 @@ func (e *StreamError) AppendStreamXML(buf []byte) []byte {
 		buf = append(buf, "</text>"...)
 	}
 	if e.Extra != nil {
-		buf = e.Extra.AppendXML(buf, NSStream)
+		buf = e.Extra.AppendXML(buf, parentNS)
 	}
 	return append(buf, "</stream:error>"...)
 }

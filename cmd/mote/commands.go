@@ -43,7 +43,7 @@ func newRootCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return serve(cmd.Context(), cfg)
+				return serve(cmd.Context(), cfg, load)
 			},
 		},
 		&cobra.Command{
@@ -71,9 +71,10 @@ func newRootCommand() *cobra.Command {
 	return root
 }
 
-func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	level.UnmarshalText([]byte(cfg.Log.Level))
+// newLogger returns the logger log.format selects, at the level held by
+// level (set from log.level), which a reload may change.
+func newLogger(cfg *config.Config, level *slog.LevelVar, w io.Writer) *slog.Logger {
+	setLevel(level, cfg)
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.Log.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
@@ -81,12 +82,24 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// setLevel sets level to log.level (validated by config.Load).
+func setLevel(level *slog.LevelVar, cfg *config.Config) {
+	var l slog.Level
+	l.UnmarshalText([]byte(cfg.Log.Level))
+	level.Set(l)
+}
+
 // serve runs the server until SIGINT or SIGTERM, then shuts down within
-// the configured timeout: every session gets system-shutdown.
-func serve(ctx context.Context, cfg *config.Config) error {
-	log := newLogger(cfg, os.Stderr)
+// the configured timeout: every session gets system-shutdown. SIGHUP
+// reloads (reload).
+func serve(ctx context.Context, cfg *config.Config, load func() (*config.Config, error)) error {
+	level := new(slog.LevelVar)
+	log := newLogger(cfg, level, os.Stderr)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	srv, err := server.New(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -98,11 +111,17 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	log.Info("mote started", "version", buildinfo.Version(), "domain", cfg.Domain, "data_dir", cfg.DataDir)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
-	select {
-	case err := <-errc:
-		srv.Shutdown(context.Background())
-		return err
-	case <-ctx.Done():
+wait:
+	for {
+		select {
+		case err := <-errc:
+			srv.Shutdown(context.Background())
+			return err
+		case <-hup:
+			reload(log, level, srv, load)
+		case <-ctx.Done():
+			break wait
+		}
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.C2S.ShutdownTimeout)
@@ -115,8 +134,36 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	return nil
 }
 
+// reload answers SIGHUP: it reads the configuration file again and applies
+// log.level, and loads the TLS certificate again from its files. Other
+// settings need a restart. A configuration that no longer loads changes
+// nothing but is logged; the certificate is reloaded regardless.
+func reload(log *slog.Logger, level *slog.LevelVar, srv *server.Server, load func() (*config.Config, error)) {
+	log.Info("reloading (SIGHUP)")
+	if cfg, err := load(); err != nil {
+		log.Error("reload: configuration not applied", "err", err)
+	} else {
+		setLevel(level, cfg)
+		log.Info("log level set", "level", level.Level().String())
+	}
+	if err := srv.ReloadCertificate(); err != nil {
+		log.Error("reload: the certificate stays as it was", "err", err)
+	}
+}
+
 func userCommand(load func() (*config.Config, error)) *cobra.Command {
-	cmd := &cobra.Command{Use: "user", Short: "Manage accounts (safe while the server runs)"}
+	cmd := &cobra.Command{
+		Use:   "user",
+		Short: "Manage accounts in the database (safe while the server runs)",
+		Long: `Manage accounts in the database, with the functions the admin HTTP API uses
+(internal/accounts). They work on the database directly, which is safe while
+the server runs. A running server is not told of a deletion, though: the
+account's sessions stay connected until they end, and the modules keep what
+they hold in memory about it (such as its subscriptions and affiliations at the
+pubsub component) until the server restarts. To remove an account from a
+running server, use the admin API (DELETE /api/v1/accounts/USERNAME), which
+removes it the way XEP-0077 account cancellation does.`,
+	}
 	withStore := func(ctx context.Context, f func(storage.Users) error) error {
 		cfg, err := load()
 		if err != nil {
@@ -171,7 +218,7 @@ func userCommand(load func() (*config.Config, error)) *cobra.Command {
 		})
 	del := &cobra.Command{
 		Use:   "del USERNAME",
-		Short: "Delete an account",
+		Short: "Delete an account from the database (see 'mote user --help' for a running server)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withStore(cmd.Context(), func(u storage.Users) error {
@@ -189,7 +236,7 @@ func userCommand(load func() (*config.Config, error)) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withStore(cmd.Context(), func(u storage.Users) error {
-				names, err := u.ListUsers(cmd.Context())
+				names, _, err := accounts.List(cmd.Context(), u, "", 0)
 				for _, n := range names {
 					fmt.Fprintln(cmd.OutOrStdout(), n)
 				}

@@ -4,9 +4,10 @@ package main_test
 // management while the server runs, check-config, and SIGTERM.
 
 import (
-	"bufio"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,6 +64,10 @@ func TestServeUsersAndSIGTERM(t *testing.T) {
 	dir := t.TempDir()
 	addr, tlsAddr := freePort(t), freePort(t)
 	cfg := fmt.Sprintf("c2s:\n  listen: %q\n  direct_tls_listen: %q\nlog:\n  level: info\n", addr, tlsAddr)
+	adminAddr := freePort(t)
+	cfg += fmt.Sprintf("admin: {listen: %q}\n", adminAddr)
+	webAddr := freePort(t)
+	cfg += fmt.Sprintf("http: {listen: %q, tls_listen: \"\"}\n", webAddr)
 	if err := os.WriteFile(filepath.Join(dir, "mote.yaml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -70,32 +75,41 @@ func TestServeUsersAndSIGTERM(t *testing.T) {
 		t.Fatalf("check-config: %s", out)
 	}
 
-	srv := exec.Command(moteBin, "serve", "-c", "mote.yaml")
-	srv.Dir = dir
-	stderr, _ := srv.StderrPipe()
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	started := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "mote started") {
-				close(started)
-			}
-		}
-	}()
-	select {
-	case <-started:
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not start")
-	}
+	srv, _ := serveMote(t, dir)
 	// The self-signed certificate and database were created on first start.
 	for _, f := range []string{"mote-data/cert.pem", "mote-data/key.pem", "mote-data/mote.db"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
+	}
+
+	// The admin API answers with the token generated into the data
+	// directory (the README's curl command).
+	token, err := os.ReadFile(filepath.Join(dir, "mote-data", "admin-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", "http://"+adminAddr+"/api/v1/stats", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"version"`) {
+		t.Fatalf("admin stats: %d %s", resp.StatusCode, body)
+	}
+
+	// The HTTP listener serves WebSocket discovery (XEP-0156).
+	resp, err = http.Get("http://" + webAddr + "/.well-known/host-meta.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"ws://`+webAddr+`/xmpp-websocket"`) {
+		t.Fatalf("host-meta.json: %d %s", resp.StatusCode, body)
 	}
 
 	// Accounts are managed while the server runs; the password comes on stdin.

@@ -100,6 +100,13 @@ type Config struct {
 	Iterations int
 	// AllowPLAIN offers PLAIN on TLS connections.
 	AllowPLAIN bool
+	// OnFailure, when not nil, is called for every exchange that fails in
+	// this package (Start or Step returned a *Failure), with the
+	// mechanism's name ("other" for one this server does not know) and
+	// the failure's condition; for metrics. It must not block. Failures
+	// the connection decides itself (encryption-required before Start,
+	// undecodable base64, an abort) it reports with Server.Failed.
+	OnFailure func(mechanism, condition string)
 }
 
 // ErrUnsupportedChannelBinding is the cause (Failure.Err) of a failure
@@ -134,6 +141,7 @@ type Server struct {
 	secret     []byte
 	iterations int
 	allowPLAIN bool
+	onFailure  func(mechanism, condition string)
 	// nonceGen, when set, replaces xdg-go/scram's random server nonce; tests
 	// set it for deterministic transcripts.
 	nonceGen func() string
@@ -154,6 +162,7 @@ func NewServer(c Config) *Server {
 		secret:     append([]byte(nil), c.Secret...),
 		iterations: c.Iterations,
 		allowPLAIN: c.AllowPLAIN,
+		onFailure:  c.OnFailure,
 	}
 	if s.iterations < DefaultIterations {
 		s.iterations = DefaultIterations
@@ -222,6 +231,50 @@ type Exchange interface {
 // unavailable mechanism fails with invalid-mechanism; PLAIN without TLS with
 // encryption-required (RFC 6120 §6.4.5).
 func (s *Server) Start(ctx context.Context, mech string, conn ConnInfo) (Exchange, error) {
+	ex, err := s.start(mech, conn)
+	if err != nil {
+		s.failed(mechanismName(mech), err)
+	}
+	return ex, err
+}
+
+// mechanismName returns mech if this server knows it, else "other": the
+// name comes from the client and labels metrics.
+func mechanismName(mech string) string {
+	if mech == "PLAIN" {
+		return mech
+	}
+	name, _ := strings.CutSuffix(mech, "-PLUS")
+	for i := range scramMechs {
+		if scramMechs[i].name == name {
+			return mech
+		}
+	}
+	return "other"
+}
+
+// Failed reports to Config.OnFailure a failure the connection decided
+// itself, for the mechanism the client named.
+func (s *Server) Failed(mech, condition string) {
+	if s.onFailure != nil {
+		s.onFailure(mechanismName(mech), condition)
+	}
+}
+
+// failed reports a failed exchange to Config.OnFailure.
+func (s *Server) failed(mech string, err error) {
+	if s.onFailure == nil {
+		return
+	}
+	cond := TemporaryAuthFailure
+	var f *Failure
+	if errors.As(err, &f) {
+		cond = f.Condition
+	}
+	s.onFailure(mech, cond)
+}
+
+func (s *Server) start(mech string, conn ConnInfo) (Exchange, error) {
 	if mech == "PLAIN" {
 		if !s.allowPLAIN {
 			return nil, failf(InvalidMechanism, "")

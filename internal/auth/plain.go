@@ -28,6 +28,14 @@ type plainExchange struct {
 
 // Step implements Exchange.
 func (e *plainExchange) Step(ctx context.Context, in []byte) ([]byte, bool, error) {
+	out, done, err := e.step(ctx, in)
+	if err != nil {
+		e.s.failed("PLAIN", err)
+	}
+	return out, done, err
+}
+
+func (e *plainExchange) step(ctx context.Context, in []byte) ([]byte, bool, error) {
 	if e.done {
 		return nil, false, failf(MalformedRequest, "the exchange is over")
 	}

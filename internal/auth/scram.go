@@ -53,6 +53,18 @@ type scramExchange struct {
 
 // Step implements Exchange.
 func (e *scramExchange) Step(ctx context.Context, in []byte) ([]byte, bool, error) {
+	out, done, err := e.step(ctx, in)
+	if err != nil {
+		name := e.mech.name
+		if e.plus {
+			name += "-PLUS"
+		}
+		e.s.failed(name, err)
+	}
+	return out, done, err
+}
+
+func (e *scramExchange) step(ctx context.Context, in []byte) ([]byte, bool, error) {
 	switch e.state {
 	case scramFirst, scramFirstRetry:
 		if len(in) == 0 {

@@ -115,5 +115,5 @@ func (c *Conn) replyPreBind(iq *stanza.Element, e stanza.Error) error {
 	if r == nil {
 		return nil
 	}
-	return c.writeRaw(r.AppendXML(nil, stanza.NSClient))
+	return c.writeRaw(r.AppendXML(nil, c.contentNS()))
 }

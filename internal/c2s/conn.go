@@ -3,6 +3,7 @@ package c2s
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"log/slog"
@@ -23,16 +24,22 @@ import (
 
 // Conn is one client connection.
 type Conn struct {
-	srv       *Server
-	nc        net.Conn  // the socket; closed exactly once by finish
-	conn      net.Conn  // what is read and written: nc, or the TLS layer over it
-	tlsConn   *tls.Conn // nil until TLS is up
-	directTLS bool
-	ip        netip.Addr // remote address, for the per-IP limit
-	pending   bool       // counted in Server.pending; guarded by Server.mu
-	dec       *xmlstream.Decoder
-	ctx       context.Context
-	cancel    context.CancelFunc
+	srv     *Server
+	nc      net.Conn  // the socket; closed exactly once by finish
+	conn    net.Conn  // what is read and written: nc, or the TLS layer over it
+	tlsConn *tls.Conn // nil until TLS is up
+	// serverCert is the leaf certificate the TLS handshake presented
+	// (reader goroutine).
+	serverCert *x509.Certificate
+	directTLS  bool
+	// framed is nc on a message transport (XMPP over WebSocket, RFC 7395;
+	// framing.go), nil on TCP.
+	framed  *framedConn
+	ip      netip.Addr // remote address, for the per-IP limit
+	pending bool       // counted in Server.pending; guarded by Server.mu
+	dec     *xmlstream.Decoder
+	ctx     context.Context
+	cancel  context.CancelFunc
 
 	// Negotiation state, owned by the reader goroutine.
 	streamID      string
@@ -379,8 +386,13 @@ func (c *Conn) finish() {
 
 // lingerClose closes our sending side and discards what the peer still
 // sends for a moment before closing the socket, so that a stream error is
-// not lost to a TCP reset caused by unread input (as net/http does).
+// not lost to a TCP reset caused by unread input (as net/http does). A
+// message transport closes with its own handshake instead.
 func (c *Conn) lingerClose() {
+	if c.framed != nil {
+		c.framed.mc.CloseGracefully() // RFC 7395 §3.6
+		return
+	}
 	if c.tlsConn != nil {
 		c.tlsConn.SetWriteDeadline(time.Now().Add(time.Second))
 		c.tlsConn.CloseWrite()
@@ -406,6 +418,30 @@ func (c *Conn) Send(st *stanza.Element) bool {
 		return cs.send(c, st)
 	}
 	return c.deliver(st)
+}
+
+// Describe describes the connection to operators (session.Describer).
+// It is called for bound sessions only, whose transport fields were set
+// before binding.
+func (c *Conn) Describe() session.ConnInfo {
+	info := session.ConnInfo{LastActive: time.Unix(0, c.lastRead.Load())}
+	if a := c.nc.RemoteAddr(); a != nil {
+		info.Remote = a.String()
+	}
+	switch {
+	case c.framed != nil && c.secure():
+		info.Transport = "websocket+tls"
+	case c.framed != nil:
+		info.Transport = "websocket"
+	case c.tlsConn != nil:
+		info.Transport = "tls"
+	default:
+		info.Transport = "tcp"
+	}
+	c.wmu.Lock()
+	info.Detached = c.closed
+	c.wmu.Unlock()
+	return info
 }
 
 // deliver is Send without client state indication: it hands st to stream
@@ -486,6 +522,12 @@ func (c *Conn) writeLoop() {
 			bufPool.Put(bp)
 		}
 	}()
+	ns, limit := stanza.NSClient, maxWrite
+	if c.framed != nil {
+		// RFC 7395 §3.3.3: each element is a message of its own, with its
+		// namespace declared.
+		ns, limit = "", 0
+	}
 	for {
 		c.wmu.Lock()
 		batch := c.queue
@@ -507,9 +549,9 @@ func (c *Conn) writeLoop() {
 		buf := (*bp)[:0]
 		var err error
 		for i, st := range batch {
-			buf = st.AppendXML(buf, stanza.NSClient)
+			buf = st.AppendXML(buf, ns)
 			batch[i] = nil
-			if len(buf) >= maxWrite && i < len(batch)-1 {
+			if len(buf) >= limit && i < len(batch)-1 {
 				if err = c.writeRaw(buf); err != nil {
 					break
 				}
@@ -581,18 +623,27 @@ func (c *Conn) flushAndClose() {
 	c.streamOpen = true
 	c.wmu.Unlock()
 
+	// On TCP one write; on a message transport one message per element
+	// (endElement).
 	var buf []byte
+	var err error
 	if !open {
-		buf = c.appendHeader(buf, "")
+		buf, err = c.endElement(c.appendHeader(buf, ""))
 	}
+	ns := c.contentNS()
 	for _, st := range batch {
-		buf = st.AppendXML(buf, stanza.NSClient)
+		if err != nil {
+			break
+		}
+		buf, err = c.endElement(st.AppendXML(buf, ns))
 	}
-	if se != nil {
-		buf = se.AppendStreamXML(buf)
+	if se != nil && err == nil {
+		buf, err = c.endElement(c.appendStreamError(buf, se))
 	}
-	buf = append(buf, "</stream:stream>"...)
-	if err := c.writeRaw(buf); err != nil {
+	if err == nil {
+		err = c.writeRaw(c.appendClose(buf))
+	}
+	if err != nil {
 		c.nc.Close()
 		return
 	}

@@ -45,7 +45,11 @@ func (c *Conn) next() (xmlstream.Event, error) {
 	if err := c.setDeadline(d, false); err != nil {
 		return xmlstream.Event{}, err
 	}
-	return c.dec.Next()
+	ev, err := c.dec.Next()
+	if err == nil && c.framed != nil {
+		err = c.framed.endEvent(c.dec) // one element per message
+	}
+	return ev, err
 }
 
 // negotiate runs stream negotiation (RFC 6120 §4.3) until a resource is
@@ -91,14 +95,22 @@ func (c *Conn) openStream() error {
 	c.wmu.Unlock()
 	hdr := c.appendHeader(nil, replyTo)
 	if se := c.checkHeader(h, ev.DefaultNS); se != nil {
-		// §4.9.1.2: the header is sent first, then the error.
+		// §4.9.1.2: the header is sent first, then the error (on
+		// WebSocket, each in a message of its own: RFC 7395 §3.5).
 		c.wmu.Lock()
 		c.closing, c.closed = true, true
 		c.wmu.Unlock()
-		hdr = se.AppendStreamXML(hdr)
-		hdr = append(hdr, "</stream:stream>"...)
-		c.writeRaw(hdr)
+		hdr, err = c.endElement(hdr)
+		if err == nil {
+			hdr, err = c.endElement(c.appendStreamError(hdr, se))
+		}
+		if err == nil {
+			c.writeRaw(c.appendClose(hdr))
+		}
 		return errAlreadyClosed
+	}
+	if hdr, err = c.endElement(hdr); err != nil {
+		return err
 	}
 	hdr = c.appendFeatures(hdr)
 	return c.writeRaw(hdr)
@@ -149,12 +161,17 @@ func newStreamID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// appendHeader appends our response stream header (RFC 6120 §4.7).
+// appendHeader appends our response stream header (RFC 6120 §4.7), or on
+// a message transport the <open/> that stands for it (RFC 7395 §3.4).
 func (c *Conn) appendHeader(buf []byte, to string) []byte {
 	if c.streamID == "" {
 		c.streamID = newStreamID()
 	}
-	buf = append(buf, `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='`...)
+	if c.framed != nil {
+		buf = append(buf, `<open xmlns='`+NSFraming+`' id='`...)
+	} else {
+		buf = append(buf, `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='`...)
+	}
 	buf = append(buf, c.streamID...)
 	buf = append(buf, `' from='`...)
 	buf = stanza.AppendEscaped(buf, c.srv.cfg.Domain.String(), true)
@@ -162,15 +179,24 @@ func (c *Conn) appendHeader(buf []byte, to string) []byte {
 		buf = append(buf, `' to='`...)
 		buf = stanza.AppendEscaped(buf, to, true)
 	}
+	if c.framed != nil {
+		return append(buf, `' version='1.0' xml:lang='en'/>`...)
+	}
 	return append(buf, `' version='1.0' xml:lang='en'>`...)
 }
 
 // appendFeatures appends the stream features for the current state
-// (RFC 6120 §4.3.2).
+// (RFC 6120 §4.3.2); in a message of its own the element declares the
+// stream prefix (RFC 7395 §3.3.3).
 func (c *Conn) appendFeatures(buf []byte) []byte {
-	buf = append(buf, "<stream:features>"...)
+	if c.framed != nil {
+		buf = append(buf, "<stream:features xmlns:stream='"+stanza.NSStream+"'>"...)
+	} else {
+		buf = append(buf, "<stream:features>"...)
+	}
+	ns := c.contentNS()
 	for _, f := range c.features() {
-		buf = f.AppendXML(buf, stanza.NSClient)
+		buf = f.AppendXML(buf, ns)
 	}
 	return append(buf, "</stream:features>"...)
 }
@@ -179,7 +205,9 @@ func (c *Conn) features() []*stanza.Element {
 	fs := []*stanza.Element{c.limitsFeature()}
 	switch {
 	case !c.authenticated:
-		if c.tlsConn == nil && !c.directTLS {
+		// RFC 7395 §3.9: on WebSocket, TLS is the transport's (wss), never
+		// a stream feature.
+		if c.tlsConn == nil && !c.directTLS && c.framed == nil {
 			st := stanza.NewElement(stanza.NSTLS, "starttls")
 			if c.srv.cfg.C2S.RequireTLS {
 				// §5.3.1: mandatory-to-negotiate; nothing else is offered.
@@ -201,7 +229,7 @@ func (c *Conn) features() []*stanza.Element {
 			}
 			fs = append(fs, cb)
 		}
-		if c.tlsConn != nil && c.srv.cfg.Modules.Registration() != nil {
+		if c.secure() && c.srv.cfg.Modules.Registration() != nil {
 			// XEP-0077 §8; only over TLS (§11), where it is also answered
 			// (see registration).
 			fs = append(fs, stanza.NewElement(nsRegisterFeature, "register"))

@@ -21,7 +21,7 @@ const (
 // never over plaintext). Otherwise, or when registration is off, nil: the
 // stanza is then refused like any other before authentication.
 func (c *Conn) registration(el *stanza.Element) module.RegistrationHandler {
-	if c.tlsConn == nil || stanza.KindOf(el) != stanza.KindIQ {
+	if !c.secure() || stanza.KindOf(el) != stanza.KindIQ {
 		return nil
 	}
 	if t := el.Attr("type"); t != stanza.TypeGet && t != stanza.TypeSet {
@@ -74,5 +74,5 @@ func (c *Conn) register(h module.RegistrationHandler, iq *stanza.Element, regist
 		}
 		reply = stanza.IQResult(iq, res)
 	}
-	return c.writeRaw(reply.AppendXML(nil, stanza.NSClient))
+	return c.writeRaw(reply.AppendXML(nil, c.contentNS()))
 }

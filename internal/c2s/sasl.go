@@ -17,9 +17,9 @@ func (c *Conn) authenticate(el *stanza.Element) (bool, error) {
 	if c.authenticated {
 		return false, &stanza.StreamError{Condition: stanza.StreamPolicyViolation, Text: "already authenticated"}
 	}
-	if c.tlsConn == nil && c.srv.cfg.C2S.RequireTLS {
-		// §5.3.1 and §6.4.6: TLS first.
-		return false, c.saslFailure(&auth.Failure{Condition: "encryption-required"}, nil)
+	if !c.secure() && c.srv.cfg.C2S.RequireTLS {
+		// §5.3.1 and §6.4.6: TLS first (on WebSocket: wss, RFC 7395 §3.9).
+		return false, c.connFailure(el, "encryption-required", nil)
 	}
 	// Back-off: an address with recent failures waits before each new
 	// attempt is even looked at.
@@ -28,7 +28,7 @@ func (c *Conn) authenticate(el *stanza.Element) (bool, error) {
 	}
 	in, err := decodeSASL(el.Text())
 	if err != nil {
-		return false, c.saslFailure(&auth.Failure{Condition: "incorrect-encoding"}, nil)
+		return false, c.connFailure(el, "incorrect-encoding", nil)
 	}
 	ex, err := c.srv.cfg.Auth.Start(c.ctx, el.Attr("mechanism"), c.connInfo())
 	if err != nil {
@@ -55,11 +55,11 @@ func (c *Conn) authenticate(el *stanza.Element) (bool, error) {
 			return false, errStreamClosed
 		case ev.Elem.Space == stanza.NSSASL && ev.Elem.Local == "response":
 			if in, err = decodeSASL(ev.Elem.Text()); err != nil {
-				return false, c.saslFailure(&auth.Failure{Condition: "incorrect-encoding"}, ex)
+				return false, c.connFailure(el, "incorrect-encoding", ex)
 			}
 		case ev.Elem.Space == stanza.NSSASL && ev.Elem.Local == "abort":
 			// §6.4.4: the client aborts.
-			return false, c.saslFailure(&auth.Failure{Condition: "aborted"}, ex)
+			return false, c.connFailure(el, "aborted", ex)
 		case stanza.KindOf(ev.Elem) != stanza.KindNone:
 			return false, &stanza.StreamError{Condition: stanza.StreamNotAuthorized, Text: "authenticate first"}
 		default:
@@ -90,6 +90,13 @@ func saslElement(name string, data []byte, emptyAsEquals bool) []byte {
 		buf = append(buf, '=')
 	}
 	return append(buf, "</"+name+">"...)
+}
+
+// connFailure is saslFailure for a failure the connection decides itself
+// (not package auth), which it reports to the metrics.
+func (c *Conn) connFailure(auth0 *stanza.Element, condition string, ex auth.Exchange) error {
+	c.srv.cfg.Auth.Failed(auth0.Attr("mechanism"), condition)
+	return c.saslFailure(&auth.Failure{Condition: condition}, ex)
 }
 
 // saslFailure reports a failed exchange (§6.4.5) and closes the stream
@@ -147,6 +154,9 @@ func (c *Conn) saslSuccess(username string, additional []byte) error {
 	}
 	c.dec.Restart()
 	c.dec.SetLimits(c.srv.postAuth)
+	if c.framed != nil {
+		c.framed.restart(c.srv.postAuth.MaxStanzaBytes) // RFC 7395 §3.7
+	}
 	c.wmu.Lock()
 	c.streamOpen = false
 	c.wmu.Unlock()

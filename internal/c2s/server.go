@@ -1,7 +1,9 @@
 // Package c2s serves client-to-server XMPP connections (RFC 6120): stream
 // negotiation (negotiate.go), STARTTLS and direct TLS (starttls.go), SASL
 // (sasl.go), resource binding (bind.go), and the read and write loops of a
-// bound session (conn.go, stanza.go).
+// bound session (conn.go, stanza.go). The same code serves streams framed
+// in messages, XMPP over WebSocket (RFC 7395; framing.go), whose transport
+// is package websocket's.
 //
 // Concurrency: each connection has one reader goroutine (serve) that owns
 // all negotiation state and reads stanzas, and at most one writer goroutine
@@ -13,7 +15,6 @@ package c2s
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"log/slog"
 	"net"
@@ -36,15 +37,21 @@ import (
 
 // Config holds what every connection shares.
 type Config struct {
-	Domain     jid.JID
-	C2S        config.C2SConfig
-	TLS        *tls.Config       // server certificate; MinVersion is forced to TLS 1.2
-	ServerCert *x509.Certificate // leaf, for tls-server-end-point channel binding
-	Auth       *auth.Server
-	Sessions   *session.Registry
-	Router     *router.Router
-	Modules    *module.Registry
-	Logger     *slog.Logger
+	Domain jid.JID
+	C2S    config.C2SConfig
+	// Certificate returns the server certificate, its Leaf set (for
+	// tls-server-end-point channel binding). It is called at each TLS
+	// handshake, so that a certificate reloaded (SIGHUP) serves the
+	// connections that follow.
+	Certificate func() *tls.Certificate
+	Auth        *auth.Server
+	Sessions    *session.Registry
+	Router      *router.Router
+	Modules     *module.Registry
+	Logger      *slog.Logger
+	// OnStreamError, if set, is called with the condition of each stream
+	// error sent (for metrics).
+	OnStreamError func(stanza.StreamCondition)
 }
 
 // Server accepts client connections on any number of listeners.
@@ -61,20 +68,25 @@ type Server struct {
 	pending   map[netip.Addr]int        // guarded by mu; unbound connections per IP
 	nPending  int                       // guarded by mu; unbound connections in total
 	authFails *limit.Failures           // SASL failures per IP and per account
-	closing   bool                      // guarded by mu
-	refused   atomic.Int64
-	parked    atomic.Int64   // sessions waiting in the poller (park.go)
-	parks     atomic.Int64   // times a session parked, ever
-	sm        smManager      // resumable stream management sessions (sm.go)
-	wg        sync.WaitGroup // one per serving connection and listener
+	opening   int                       // guarded by mu; admitted, transport handshake running (framing.go)
+	// byTransport counts s.conns by transport (Conn.transport) and state;
+	// guarded by mu.
+	byTransport [2]ConnState
+	closing     bool // guarded by mu
+	refused     atomic.Int64
+	parked      atomic.Int64   // sessions waiting in the poller (park.go)
+	parks       atomic.Int64   // times a session parked, ever
+	sm          smManager      // resumable stream management sessions (sm.go)
+	wg          sync.WaitGroup // one per serving connection and listener
 }
 
 // NewServer returns a server; call Serve for each listener.
 func NewServer(c Config) *Server {
-	tc := c.TLS.Clone()
 	// RFC 9325 / DEVELOPERS.md: TLS 1.2 minimum; Go prefers TLS 1.3 when the
 	// client offers it. Go never negotiates TLS compression.
-	tc.MinVersion = tls.VersionTLS12
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		return c.Certificate(), nil
+	}}
 	tc.NextProtos = []string{"xmpp-client"} // XEP-0368 §3 ALPN
 	pre := xmlstream.PreAuthLimits
 	pre.MaxStanzaBytes = c.C2S.MaxStanzaBytesPreAuth
@@ -142,8 +154,7 @@ func (s *Server) Serve(l net.Listener, directTLS bool) error {
 			nc.Close()
 			return ErrServerClosed
 		}
-		if len(s.conns) >= s.cfg.C2S.MaxConnections || s.nPending >= s.cfg.C2S.MaxPending ||
-			s.pending[c.ip] >= s.cfg.C2S.MaxPendingPerIP {
+		if !s.admitLocked(c.ip) {
 			// Refused before any work: a cheap defence against
 			// connection floods (the limits are in the config).
 			s.mu.Unlock()
@@ -153,18 +164,32 @@ func (s *Server) Serve(l net.Listener, directTLS bool) error {
 		}
 		s.pending[c.ip]++
 		s.nPending++
-		c.pending = true
-		s.conns[c] = struct{}{}
+		s.addLocked(c)
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go c.serve()
 	}
 }
 
+// admitLocked reports whether the connection limits leave room for one
+// more connection from ip (not yet in s.conns). s.mu is held.
+func (s *Server) admitLocked(ip netip.Addr) bool {
+	return len(s.conns)+s.opening < s.cfg.C2S.MaxConnections && s.nPending < s.cfg.C2S.MaxPending &&
+		s.pending[ip] < s.cfg.C2S.MaxPendingPerIP
+}
+
+// addLocked adds c, counted as pending. s.mu is held.
+func (s *Server) addLocked(c *Conn) {
+	c.pending = true
+	s.conns[c] = struct{}{}
+	s.byTransport[c.transport()].Pending++
+}
+
 func (s *Server) forget(c *Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.donePendingLocked(c)
+	s.byTransport[c.transport()].Bound--
 	s.mu.Unlock()
 	s.wg.Done()
 }
@@ -181,11 +206,19 @@ func (s *Server) donePendingLocked(c *Conn) {
 		return
 	}
 	c.pending = false
+	st := &s.byTransport[c.transport()]
+	st.Pending--
+	st.Bound++
 	s.nPending--
 	if s.pending[c.ip]--; s.pending[c.ip] <= 0 {
 		delete(s.pending, c.ip)
 	}
 }
+
+// TLSConfig returns a copy of the c2s listeners' TLS configuration (the
+// current server certificate, TLS 1.2 minimum), for other listeners that
+// serve the same certificate; they set their own NextProtos.
+func (s *Server) TLSConfig() *tls.Config { return s.tlsConfig.Clone() }
 
 // Refused returns how many connections were refused at accept because of
 // the connection limits.
@@ -250,4 +283,31 @@ func (s *Server) ConnCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.conns)
+}
+
+// ConnCounts are the open connections by transport.
+type ConnCounts struct {
+	// TCP counts connections on the c2s listeners; WebSocket those on the
+	// HTTP listeners (RFC 7395).
+	TCP, WebSocket ConnState
+}
+
+// ConnState splits connections into those with a bound resource and the
+// others (negotiating).
+type ConnState struct{ Bound, Pending int }
+
+// Counts returns the open connections by transport and state.
+func (s *Server) Counts() ConnCounts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return ConnCounts{TCP: s.byTransport[0], WebSocket: s.byTransport[1]}
+}
+
+// transport indexes Server.byTransport: 0 on TCP, 1 on a message
+// transport.
+func (c *Conn) transport() int {
+	if c.framed != nil {
+		return 1
+	}
+	return 0
 }

@@ -14,6 +14,9 @@ import (
 func (c *Conn) readStanzas() error {
 	for {
 		ev, err := c.dec.Next()
+		if err == nil && c.framed != nil {
+			err = c.framed.endEvent(c.dec) // one element per message
+		}
 		if err != nil {
 			if err = c.readTimedOut(err); err != nil {
 				return err

@@ -12,9 +12,13 @@ import (
 // startTLS answers <starttls/> (RFC 6120 §5.4.2) and upgrades the
 // connection; the stream then restarts over TLS (§5.4.3.3).
 func (c *Conn) startTLS() error {
-	if c.tlsConn != nil || c.authenticated {
-		// §5.4.2.2: failure, and the stream is closed.
-		c.writeRaw([]byte(`<failure xmlns='` + stanza.NSTLS + `'/></stream:stream>`))
+	if c.tlsConn != nil || c.authenticated || c.framed != nil {
+		// §5.4.2.2: failure, and the stream is closed. On WebSocket TLS
+		// is the transport's (RFC 7395 §3.9).
+		buf, err := c.endElement([]byte(`<failure xmlns='` + stanza.NSTLS + `'/>`))
+		if err == nil {
+			c.writeRaw(c.appendClose(buf))
+		}
 		c.wmu.Lock()
 		c.closing, c.closed = true, true
 		c.wmu.Unlock()
@@ -45,7 +49,17 @@ func (c *Conn) startTLS() error {
 
 // handshake runs the TLS server handshake with its own deadline.
 func (c *Conn) handshake() error {
-	tc := tls.Server(c.nc, c.srv.tlsConfig)
+	// The configuration is the server's, with a GetCertificate that
+	// records the certificate this connection presents: the one its
+	// tls-server-end-point channel binding must use, even if another is
+	// loaded meanwhile.
+	cfg := c.srv.tlsConfig.Clone()
+	cfg.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		cert := c.srv.cfg.Certificate()
+		c.serverCert = cert.Leaf
+		return cert, nil
+	}
+	tc := tls.Server(c.nc, cfg)
 	// A deadline, not a context derived from c.ctx: that would leave a
 	// child map in c.ctx for the connection's lifetime. Close wakes the
 	// handshake by expiring the deadline.
@@ -72,10 +86,13 @@ func (c *Conn) handshake() error {
 
 // connInfo describes the connection for SASL.
 func (c *Conn) connInfo() auth.ConnInfo {
-	info := auth.ConnInfo{Domain: c.srv.cfg.Domain.Domain(), ServerCert: c.srv.cfg.ServerCert, PlusUnsupported: c.plusUnsupported}
-	if c.tlsConn != nil {
-		st := c.tlsConn.ConnectionState()
-		info.TLS = &st
+	sc := c.serverCert
+	if sc == nil && c.framed != nil {
+		// wss: the HTTP listener's handshake used the certificate current
+		// then; a reload in between makes tls-server-end-point fail, and
+		// the client may try again.
+		sc = c.srv.cfg.Certificate().Leaf
 	}
-	return info
+	return auth.ConnInfo{Domain: c.srv.cfg.Domain.Domain(), ServerCert: sc,
+		PlusUnsupported: c.plusUnsupported, TLS: c.tlsState()}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -289,6 +290,13 @@ func (c *Config) Validate() error {
 		}
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", a.name, err))
+		}
+	}
+	for _, o := range c.HTTP.AllowedOrigins {
+		// RFC 6454 §6.1: an origin is serialised as scheme://host[:port].
+		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.User != nil ||
+			u.Path != "" || u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, fmt.Errorf("http.allowed_origins: %q is not an origin (scheme://host[:port])", o))
 		}
 	}
 	if c.C2S.Listen == "" && c.C2S.DirectTLSListen == "" {

@@ -48,6 +48,8 @@ func TestStrict(t *testing.T) {
 		{"bad driver", "storage:\n  driver: mysql\n", "not supported"},
 		{"bad domain", "domain: 'a b'\n", "domain"},
 		{"unnormalised domain", "domain: Example.COM\n", "normalised form \"example.com\""},
+		{"origin without scheme", "http:\n  allowed_origins: [app.example.com]\n", "not an origin"},
+		{"origin with path", "http:\n  allowed_origins: ['https://app.example.com/']\n", "not an origin"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

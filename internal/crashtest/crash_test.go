@@ -83,6 +83,7 @@ func newServer(t *testing.T, users []string) *server {
 	addr := l.Addr().String()
 	l.Close()
 	cfg := fmt.Sprintf("domain: %s\ndata_dir: %s\nlog: {level: warn}\nc2s:\n  listen: %q\n  direct_tls_listen: \"\"\n"+
+		"admin: {listen: \"\"}\nhttp: {listen: \"\", tls_listen: \"\"}\n"+
 		"modules:\n  offline: {max_messages: 100000}\n", domain, dir, addr)
 	if err := os.WriteFile(filepath.Join(dir, "mote.yaml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

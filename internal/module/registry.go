@@ -340,13 +340,22 @@ func (h *host) OnAccountRemoved(priority int, hk AccountHook) {
 }
 
 func (h *host) RemoveAccount(ctx context.Context, account jid.JID, err *stanza.StreamError) error {
-	for _, hk := range h.reg.removed {
+	return h.reg.RemoveAccount(ctx, h.deps.Store.Users(), h.deps.Sessions, account, err)
+}
+
+// RemoveAccount removes a local account (its bare JID) as
+// Host.RemoveAccount does: it runs the account-removed hooks, deletes the
+// account from users and closes its sessions with err. The server calls it
+// for the admin API, so that an account removed by an administrator is
+// forgotten by the modules like one cancelled with XEP-0077.
+func (r *Registry) RemoveAccount(ctx context.Context, users storage.Users, sessions *session.Registry, account jid.JID, err *stanza.StreamError) error {
+	for _, hk := range r.removed {
 		hk.fn(ctx, account)
 	}
-	if derr := h.deps.Store.Users().DeleteUser(ctx, account.Local()); derr != nil {
+	if derr := users.DeleteUser(ctx, account.Local()); derr != nil {
 		return derr
 	}
-	for _, s := range h.deps.Sessions.Resources(account) {
+	for _, s := range sessions.Resources(account) {
 		s.Close(err)
 	}
 	return nil

@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/mote-xmpp/mote/jid"
 )
 
 // loadOrCreateCert loads the configured certificate, or the self-signed one
@@ -34,6 +36,22 @@ func loadOrCreateCert(certFile, keyFile, dataDir, domain string) (tls.Certificat
 		return tls.Certificate{}, fmt.Errorf("server: tls certificate: %w", err)
 	}
 	return cert, nil
+}
+
+// ReloadCertificate loads the certificate and key again from the
+// configured files (tls.cert_file, tls.key_file; the self-signed pair in
+// the data directory when none is configured), for SIGHUP: connections
+// that begin TLS from now on get the new certificate, established ones
+// keep theirs. On error the current certificate stays.
+func (s *Server) ReloadCertificate() error {
+	cert, err := loadOrCreateCert(s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile, s.cfg.DataDir, s.c2sDomain())
+	if err != nil {
+		return err
+	}
+	s.cert.Store(&cert)
+	s.log.Info("tls certificate loaded", "subject", cert.Leaf.Subject.String(),
+		"not_after", cert.Leaf.NotAfter.UTC().Format(time.RFC3339))
+	return nil
 }
 
 // writeSelfSigned creates an ECDSA P-256 certificate valid for domain and
@@ -94,4 +112,13 @@ func loadOrCreateSecret(dataDir string) ([]byte, error) {
 		return nil, fmt.Errorf("server: secret: %w", err)
 	}
 	return b, nil
+}
+
+// c2sDomain is the served domain, as the certificate names it.
+func (s *Server) c2sDomain() string {
+	d, err := jid.New("", s.cfg.Domain, "")
+	if err != nil {
+		return s.cfg.Domain // New checked it
+	}
+	return d.Domain()
 }

@@ -14,6 +14,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mote-xmpp/mote/internal/auth"
@@ -38,6 +39,7 @@ type Server struct {
 	registry *module.Registry
 	modules  []module.Module
 	c2s      *c2s.Server
+	cert     atomic.Pointer[tls.Certificate] // served by every TLS listener; ReloadCertificate replaces it
 
 	mu              sync.Mutex
 	listeners       []listener   // guarded by mu
@@ -45,6 +47,9 @@ type Server struct {
 	pprof           *http.Server // guarded by mu; nil unless debug.pprof_listen
 
 	stopReclaim chan struct{} // closed at shutdown; nil unless memory.reclaim_idle
+
+	ops ops // metrics and the admin listener (admin.go)
+	web web // the public HTTP listeners: WebSocket, host-meta (http.go)
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -80,6 +85,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, store: store, sessions: session.NewRegistry(), registry: module.NewRegistry()}
+	store = s.initOps(store)
 	ok := false
 	defer func() {
 		if !ok {
@@ -92,11 +98,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if err != nil {
 		return nil, err
 	}
+	s.cert.Store(&cert)
 	secret, err := loadOrCreateSecret(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	s.router = router.New(router.Config{Domain: domain, Sessions: s.sessions, Modules: s.registry, Logger: log.With("component", "router")})
+	s.router = router.New(router.Config{Domain: domain, Sessions: s.sessions, Modules: s.registry, Logger: log.With("component", "router"),
+		RouteDuration: s.ops.metrics.RouteDuration()})
 
 	if err := s.startModules(ctx, domain); err != nil {
 		return nil, err
@@ -104,20 +112,21 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	s.registry.Seal()
 
 	s.c2s = c2s.NewServer(c2s.Config{
-		Domain:     domain,
-		C2S:        cfg.C2S,
-		TLS:        &tls.Config{Certificates: []tls.Certificate{cert}},
-		ServerCert: cert.Leaf,
+		Domain:      domain,
+		C2S:         cfg.C2S,
+		Certificate: s.cert.Load,
 		Auth: auth.NewServer(auth.Config{
 			Users:      store.Users(),
 			Normalize:  jid.NormalizeLocal,
 			Secret:     secret,
 			AllowPLAIN: cfg.C2S.AllowPLAIN,
+			OnFailure:  s.ops.metrics.AuthFailure,
 		}),
-		Sessions: s.sessions,
-		Router:   s.router,
-		Modules:  s.registry,
-		Logger:   log.With("component", "c2s"),
+		Sessions:      s.sessions,
+		Router:        s.router,
+		Modules:       s.registry,
+		Logger:        log.With("component", "c2s"),
+		OnStreamError: s.ops.metrics.StreamError,
 	})
 	if cfg.Memory.ReclaimIdle {
 		s.stopReclaim = make(chan struct{})
@@ -188,6 +197,14 @@ func (s *Server) Listen() error {
 		go s.pprof.Serve(l)
 		s.log.Info("serving pprof", "addr", l.Addr().String())
 	}
+	if err := s.listenWeb(); err != nil {
+		s.closeListeners()
+		return err
+	}
+	if err := s.listenAdmin(); err != nil {
+		s.closeListeners()
+		return err
+	}
 	return nil
 }
 
@@ -203,6 +220,7 @@ func pprofMux() *http.ServeMux {
 }
 
 func (s *Server) closeListeners() {
+	s.closeWeb()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, l := range s.listeners {
@@ -241,6 +259,8 @@ func (s *Server) Serve() error {
 	if len(ls) == 0 {
 		return errors.New("server: no listeners")
 	}
+	s.serveAdmin()
+	s.serveWeb()
 	errc := make(chan error, len(ls))
 	for _, l := range ls {
 		go func() { errc <- s.c2s.Serve(l.l, l.directTLS) }()
@@ -263,6 +283,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) shutdown(ctx context.Context) error {
+	s.shutdownAdmin(ctx)
+	s.shutdownWeb(ctx)
 	err := s.c2s.Shutdown(ctx)
 	s.closeListeners()
 	if s.stopReclaim != nil {

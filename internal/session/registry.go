@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mote-xmpp/mote/jid"
 	"github.com/mote-xmpp/mote/stanza"
@@ -30,10 +31,31 @@ type Conn interface {
 	Close(err *stanza.StreamError)
 }
 
+// ConnInfo describes a session's connection to operators (the admin API).
+type ConnInfo struct {
+	// Remote is the peer's address (host:port).
+	Remote string
+	// Transport is "tcp", "tls" (STARTTLS or direct TLS), "websocket" or
+	// "websocket+tls".
+	Transport string
+	// LastActive is when the peer last sent anything.
+	LastActive time.Time
+	// Detached reports a stream-management session whose connection is
+	// gone, waiting to be resumed (XEP-0198).
+	Detached bool
+}
+
+// Describer is a Conn that can describe itself (the c2s connection).
+type Describer interface {
+	Describe() ConnInfo
+}
+
 // Session is one bound resource.
 type Session struct {
-	jid  jid.JID
-	conn atomic.Pointer[connRef] // swapped by stream management (XEP-0198)
+	jid   jid.JID
+	bound time.Time                    // when New made it; immutable
+	conn  atomic.Pointer[connRef]      // swapped by stream management (XEP-0198)
+	sent  atomic.Pointer[kindCounters] // the registry's, set by Bind
 
 	// Presence state (RFC 6121 §4): written by the session's own reader,
 	// read by routers of other sessions.
@@ -53,7 +75,7 @@ type connRef struct{ Conn }
 
 // New returns a session for the bound full JID j on conn.
 func New(j jid.JID, conn Conn) *Session {
-	s := &Session{jid: j}
+	s := &Session{jid: j, bound: time.Now()}
 	s.SetConn(conn)
 	return s
 }
@@ -66,8 +88,30 @@ func (s *Session) SetConn(conn Conn) { s.conn.Store(&connRef{conn}) }
 // JID returns the bound full JID.
 func (s *Session) JID() jid.JID { return s.jid }
 
-// Send queues st on the session's connection.
-func (s *Session) Send(st *stanza.Element) bool { return s.conn.Load().Send(st) }
+// Describe describes the session's connection; the zero ConnInfo when
+// the connection cannot tell.
+func (s *Session) Describe() ConnInfo {
+	if d, ok := s.conn.Load().Conn.(Describer); ok {
+		return d.Describe()
+	}
+	return ConnInfo{}
+}
+
+// BoundAt returns when the session was bound (a resumed session keeps the
+// time of its first binding).
+func (s *Session) BoundAt() time.Time { return s.bound }
+
+// Send queues st on the session's connection. The registry the session
+// is bound in counts what its sessions take (Registry.Sent).
+func (s *Session) Send(st *stanza.Element) bool {
+	if !s.conn.Load().Send(st) {
+		return false
+	}
+	if c := s.sent.Load(); c != nil {
+		c.n[stanza.KindOf(st)].Add(1)
+	}
+	return true
+}
 
 // Backlog returns the bytes queued for the session's connection and not
 // yet written (0 when the connection does not tell), so that a module
@@ -166,6 +210,16 @@ func (s *Session) Priority() int { return int(s.priority.Load()) }
 
 const shardCount = 64
 
+// sentStripes is how many copies of the delivery counters a registry
+// keeps: the sessions of different shards count on different cache lines.
+const sentStripes = 8
+
+// kindCounters counts stanzas by stanza.Kind, on a cache line of its own.
+type kindCounters struct {
+	n [stanza.KindIQ + 1]atomic.Uint64
+	_ [32]byte
+}
+
 // Registry maps bare JIDs to their bound sessions. It is sharded by bare
 // JID; each account's resources are an immutable slice replaced on change
 // (copy on write), so readers hold a shard lock only for one map lookup.
@@ -173,11 +227,17 @@ type Registry struct {
 	seed   maphash.Seed
 	count  atomic.Int64
 	shards [shardCount]shard
+	sent   [sentStripes]kindCounters // stanzas sessions took, striped by shard
 }
 
 type shard struct {
 	mu       sync.RWMutex
 	accounts map[jid.JID][]*Session // guarded by mu; slices never mutated in place
+	// left records when an account's last session was unbound, for
+	// operators (LastSeen); in memory only, so it starts empty. An entry
+	// is small and stays until the registry goes (one per account that
+	// was online since the start).
+	left map[jid.JID]time.Time // guarded by mu
 }
 
 // NewRegistry returns an empty registry.
@@ -185,12 +245,31 @@ func NewRegistry() *Registry {
 	r := &Registry{seed: maphash.MakeSeed()}
 	for i := range r.shards {
 		r.shards[i].accounts = make(map[jid.JID][]*Session)
+		r.shards[i].left = make(map[jid.JID]time.Time)
 	}
 	return r
 }
 
 func (r *Registry) shard(bare jid.JID) *shard {
-	return &r.shards[maphash.String(r.seed, bare.String())%shardCount]
+	return &r.shards[r.shardIndex(bare)]
+}
+
+func (r *Registry) shardIndex(bare jid.JID) uint64 {
+	return maphash.String(r.seed, bare.String()) % shardCount
+}
+
+// Sent returns how many stanzas the sessions bound in r took for delivery
+// (Session.Send returned true), indexed by stanza.Kind: the router's
+// deliveries and those of modules (roster pushes, presence broadcasts,
+// offline messages, archive results, carbons).
+func (r *Registry) Sent() [stanza.KindIQ + 1]uint64 {
+	var out [stanza.KindIQ + 1]uint64
+	for i := range r.sent {
+		for k := range out {
+			out[k] += r.sent[i].n[k].Load()
+		}
+	}
+	return out
 }
 
 // Bind adds s. A session already bound to the same full JID is removed and
@@ -199,7 +278,9 @@ func (r *Registry) shard(bare jid.JID) *shard {
 // sessions and s replaces none.
 func (r *Registry) Bind(s *Session, max int) (old *Session, err error) {
 	bare := s.jid.Bare()
-	sh := r.shard(bare)
+	i := r.shardIndex(bare)
+	s.sent.Store(&r.sent[i%sentStripes])
+	sh := &r.shards[i]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	cur := sh.accounts[bare]
@@ -236,6 +317,7 @@ func (r *Registry) Unbind(s *Session) bool {
 	}
 	if len(cur) == 1 {
 		delete(sh.accounts, bare)
+		sh.left[bare] = time.Now()
 	} else {
 		next := make([]*Session, 0, len(cur)-1)
 		next = append(next, cur[:i]...)
@@ -263,6 +345,16 @@ func (r *Registry) Resources(bare jid.JID) []*Session {
 	s := sh.accounts[bare]
 	sh.mu.RUnlock()
 	return s
+}
+
+// LastSeen returns when the last session of the account bare was unbound
+// since the registry was made; false if it never was.
+func (r *Registry) LastSeen(bare jid.JID) (time.Time, bool) {
+	sh := r.shard(bare)
+	sh.mu.RLock()
+	t, ok := sh.left[bare]
+	sh.mu.RUnlock()
+	return t, ok
 }
 
 // Count returns the number of bound sessions.

@@ -197,6 +197,29 @@ func (c *Client) AuthPLAIN(user, password string) *stanza.Element {
 // <success/> or <failure/>.
 func (c *Client) AuthSCRAM(mech, user, password string) *stanza.Element {
 	c.t.Helper()
+	return authSCRAM(c.t, c, mech, user, password, scram.NewTLSExporterBinding)
+}
+
+// AuthSCRAMEndpoint is AuthSCRAM with SCRAM-SHA-256-PLUS and the
+// tls-server-end-point channel binding (RFC 5929 §4), which hashes the
+// certificate the server presented on this connection.
+func (c *Client) AuthSCRAMEndpoint(user, password string) *stanza.Element {
+	c.t.Helper()
+	return authSCRAM(c.t, c, "SCRAM-SHA-256-PLUS", user, password, scram.NewTLSServerEndpointBinding)
+}
+
+// transcript is what the SASL and bind scripts need of a scripted client
+// (Client on TCP, WSClient on WebSocket).
+type transcript interface {
+	Send(xml string)
+	NextElement() *stanza.Element
+	TLSState() tls.ConnectionState
+}
+
+// authSCRAM runs a SCRAM exchange on c (see Client.AuthSCRAM).
+func authSCRAM(t testing.TB, c transcript, mech, user, password string,
+	binding func(*tls.ConnectionState) (scram.ChannelBinding, error)) *stanza.Element {
+	t.Helper()
 	hash := scram.SHA256
 	switch {
 	case strings.HasPrefix(mech, "SCRAM-SHA-1"):
@@ -206,14 +229,14 @@ func (c *Client) AuthSCRAM(mech, user, password string) *stanza.Element {
 	}
 	cl, err := hash.NewClient(user, password, "")
 	if err != nil {
-		c.t.Fatalf("xmpptest: scram: %v", err)
+		t.Fatalf("xmpptest: scram: %v", err)
 	}
 	var conv *scram.ClientConversation
 	if strings.HasSuffix(mech, "-PLUS") {
 		st := c.TLSState()
-		cb, err := scram.NewTLSExporterBinding(&st)
+		cb, err := binding(&st)
 		if err != nil {
-			c.t.Fatalf("xmpptest: channel binding: %v", err)
+			t.Fatalf("xmpptest: channel binding: %v", err)
 		}
 		conv = cl.NewConversationWithChannelBinding(cb)
 	} else {
@@ -221,7 +244,7 @@ func (c *Client) AuthSCRAM(mech, user, password string) *stanza.Element {
 	}
 	first, err := conv.Step("")
 	if err != nil {
-		c.t.Fatalf("xmpptest: scram: %v", err)
+		t.Fatalf("xmpptest: scram: %v", err)
 	}
 	c.Send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='` + mech + `'>` +
 		base64.StdEncoding.EncodeToString([]byte(first)) + `</auth>`)
@@ -232,7 +255,7 @@ func (c *Client) AuthSCRAM(mech, user, password string) *stanza.Element {
 		}
 		ch, err := base64.StdEncoding.DecodeString(el.Text())
 		if err != nil {
-			c.t.Fatalf("xmpptest: challenge: %v", err)
+			t.Fatalf("xmpptest: challenge: %v", err)
 		}
 		resp, err := conv.Step(string(ch))
 		if err != nil {
@@ -260,20 +283,36 @@ func (c *Client) Restart() *stanza.Element {
 // returns the bind result.
 func (c *Client) Bind(resource string) *stanza.Element {
 	c.t.Helper()
-	req := `<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>`
+	res, j := bind(c.t, c, resource)
+	if j != "" {
+		c.JID = j
+	}
+	return res
+}
+
+// bind binds resource on c and returns the result and the bound JID ("" if
+// none).
+func bind(t testing.TB, c transcript, resource string) (*stanza.Element, string) {
+	t.Helper()
+	// The namespace is declared, as a WebSocket message must (RFC 7395
+	// §3.3.3); on TCP it is the stream's default anyway.
+	req := `<iq xmlns='jabber:client' type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>`
 	if resource != "" {
-		req = `<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>` + resource + `</resource></bind></iq>`
+		req = `<iq xmlns='jabber:client' type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>` + resource + `</resource></bind></iq>`
 	}
 	c.Send(req)
-	res := c.Expect(stanza.NSClient, "iq")
+	res := c.NextElement()
+	if res.Space != stanza.NSClient || res.Local != "iq" {
+		t.Fatalf("xmpptest: want the bind result, got %s", res)
+	}
 	if res.Attr("type") == stanza.TypeResult {
 		if b := res.Child(stanza.NSBind, "bind"); b != nil {
 			if j := b.Child(stanza.NSBind, "jid"); j != nil {
-				c.JID = j.Text()
+				return res, j.Text()
 			}
 		}
 	}
-	return res
+	return res, ""
 }
 
 // Authenticate connects over STARTTLS, authenticates with SCRAM-SHA-256

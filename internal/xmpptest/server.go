@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/pprof"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,9 +24,12 @@ import (
 type Server struct {
 	*server.Server
 	Config  *config.Config
-	Addr    string // STARTTLS listener, host:port
-	TLSAddr string // direct TLS listener, host:port
-	served  chan error
+	Addr    string     // STARTTLS listener, host:port
+	TLSAddr string     // direct TLS listener, host:port
+	WSAddr  string     // plain HTTP listener (ws://), host:port; "" when off
+	WSSAddr string     // HTTPS listener (wss://), host:port; "" when off
+	served  chan error // guarded by stopMu
+	stopMu  sync.Mutex
 }
 
 // Start starts a server for the test and stops it at cleanup. yamlConfig,
@@ -72,27 +77,44 @@ func Start(t testing.TB, yamlConfig string) *Server {
 	if a := srv.Addr(true); a != nil {
 		s.TLSAddr = a.String()
 	}
+	if a := srv.WebAddr(false); a != nil {
+		s.WSAddr = a.String()
+	}
+	if a := srv.WebAddr(true); a != nil {
+		s.WSSAddr = a.String()
+	}
 	go func() { s.served <- srv.Serve() }()
 	t.Cleanup(func() { s.Stop(t) })
 	return s
 }
 
-// Stop shuts the server down (idempotent) and fails the test if it does not
-// stop within 10 s.
+// Stop shuts the server down and fails the test if Shutdown does not
+// end within 10 s, with the goroutines of the moment in the message. It is
+// idempotent and may be called from several goroutines (a test's own and
+// its cleanup): the others wait for the first.
 func (s *Server) Stop(t testing.TB) {
+	s.stopMu.Lock()
+	defer s.stopMu.Unlock()
 	if s.served == nil {
 		return
 	}
+	stuck := make(chan string, 1)
+	dump := time.AfterFunc(10*time.Second, func() {
+		var stacks strings.Builder
+		pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+		stuck <- stacks.String()
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s.Shutdown(ctx)
+	dump.Stop()
 	select {
-	case err := <-s.served:
-		if err != nil {
-			t.Errorf("xmpptest: serve: %v", err)
-		}
-	case <-ctx.Done():
-		t.Errorf("xmpptest: server did not stop")
+	case stacks := <-stuck:
+		t.Errorf("xmpptest: the server did not stop within 10 s; goroutines then:\n%s", stacks)
+	default:
+	}
+	if err := <-s.served; err != nil {
+		t.Errorf("xmpptest: serve: %v", err)
 	}
 	s.served = nil
 }

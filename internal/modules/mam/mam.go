@@ -157,6 +157,15 @@ func (m *Module) Start(ctx context.Context, h module.Host) error {
 	return nil
 }
 
+// QueueDepth returns how many messages wait for the archive writer (for
+// metrics); 0 before Start.
+func (m *Module) QueueDepth() int {
+	if m.w == nil {
+		return 0
+	}
+	return m.w.depth()
+}
+
 // Stop implements module.Module: the purge loop ends and the writer
 // commits what is queued (or, when ctx ends first, gives up, and the
 // stanzas it held get an error).

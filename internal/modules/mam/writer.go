@@ -132,6 +132,13 @@ func (w *writer) enqueue(ctx context.Context, e entry) bool {
 	return true
 }
 
+// depth returns how many messages wait to be written.
+func (w *writer) depth() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.queue)
+}
+
 // sync waits until everything queued before it was called is committed
 // (or failed), so that a query sees the messages its account sent before
 // it; it returns early with ctx's error.

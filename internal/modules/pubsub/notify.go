@@ -258,6 +258,7 @@ func (sv *service) deliver(ctx context.Context, ev *ps.Event) {
 		msg.el.Children = msg.kids[:k:k]
 		sv.h.RouteParsed(ctx, &msg.el, sv.jid, r.JID)
 	}
+	sv.delivered[sv.counterIndex()].Add(uint64(len(recipients)))
 }
 
 // idBlock hands out the message ids of one event, cut from one string.

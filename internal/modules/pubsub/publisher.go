@@ -63,6 +63,7 @@ func (sv *service) publish(ctx context.Context, a ps.Actor, v, options *stanza.E
 	if err != nil {
 		return nil, err
 	}
+	sv.published[sv.counterIndex()].Add(uint64(len(ids)))
 	pub := stanza.NewElement(NS, "publish", "node", string(node))
 	for _, id := range ids {
 		pub.Append(stanza.NewElement(NS, "item", "id", id))

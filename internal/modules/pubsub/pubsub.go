@@ -181,6 +181,10 @@ type Module struct {
 
 	archiveOps  chan archiveOp // the node archiver's input (archive.go)
 	archiveDone chan struct{}
+
+	// Counters for Stats (admin.go): [0] the component, [1] PEP services.
+	published [2]atomic.Uint64 // items stored by publish requests
+	delivered [2]atomic.Uint64 // notification messages routed
 }
 
 // New returns the module with its defaults.
