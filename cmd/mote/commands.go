@@ -67,6 +67,7 @@ func newRootCommand() *cobra.Command {
 			},
 		},
 		userCommand(load),
+		deviceCommand(load),
 	)
 	return root
 }
@@ -135,7 +136,8 @@ wait:
 }
 
 // reload answers SIGHUP: it reads the configuration file again and applies
-// log.level, and loads the TLS certificate again from its files. Other
+// log.level, and loads the TLS certificate and the client-certificate
+// revocation lists (devices.crl_files) again from their files. Other
 // settings need a restart. A configuration that no longer loads changes
 // nothing but is logged; the certificate is reloaded regardless.
 func reload(log *slog.Logger, level *slog.LevelVar, srv *server.Server, load func() (*config.Config, error)) {
@@ -148,6 +150,9 @@ func reload(log *slog.Logger, level *slog.LevelVar, srv *server.Server, load fun
 	}
 	if err := srv.ReloadCertificate(); err != nil {
 		log.Error("reload: the certificate stays as it was", "err", err)
+	}
+	if err := srv.ReloadCRLs(); err != nil {
+		log.Error("reload: the revocation lists stay as they were", "err", err)
 	}
 }
 

@@ -3,12 +3,12 @@ package main
 import (
 	"bufio"
 	"errors"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/mote-xmpp/mote/internal/xmlstream"
+	"github.com/mote-xmpp/mote/internal/xmppclient"
 	"github.com/mote-xmpp/mote/stanza"
 )
 
@@ -35,32 +35,26 @@ type replyHandler interface {
 	reply(el *stanza.Element)
 }
 
-// conn is one client connection. Until login returns, one goroutine owns
-// it; afterwards its reader goroutine owns the decoder and every write goes
-// through wmu.
+// conn is one client connection. Until its reader starts, one goroutine
+// owns it and writes with Conn.Write; afterwards its reader goroutine
+// owns the decoder and every write goes through wmu (send).
 //
 // Per-connection memory is kept small for runs with many idle connections:
 // the decoder holds no read buffer while idle, there is no write buffer
 // unless the connection sends in bulk (pairs senders), and the reader is the
 // connection's only goroutine.
 type conn struct {
-	raw net.Conn // the TCP socket
-	nc  net.Conn // raw, or the TLS connection over it
-	dec *xmlstream.Decoder
-	jid string // bound full JID
-	st  *stats
+	xmppclient.Conn // the sockets, the decoder and the bound JID
+	st              *stats
 
-	wmu  sync.Mutex    // guards w, werr and writes to nc after login
-	w    *bufio.Writer // nil: write to nc directly
+	wmu  sync.Mutex    // guards w, werr and writes to NC after login
+	w    *bufio.Writer // nil: write to NC directly
 	werr error         // the first write error
 
 	closing atomic.Bool   // we sent </stream:stream> (or gave up on the connection)
 	lost    atomic.Bool   // the connection ended without closing
 	done    chan struct{} // closed when the reader ends; nil if none started
 }
-
-// errStreamEnd is reported when the server closes the stream unasked.
-var errStreamEnd = errors.New("moteload: server closed the stream")
 
 // startReader starts the connection's reader with h (nil for a connection
 // that only stays online).
@@ -75,14 +69,14 @@ func (c *conn) startReader(h handler) {
 func (c *conn) readLoop(h handler) {
 	defer close(c.done)
 	for {
-		ev, err := c.dec.Next()
+		ev, err := c.Dec.Next()
 		if err != nil {
 			c.end(err)
 			return
 		}
 		switch ev.Kind {
 		case xmlstream.StreamEnd:
-			c.end(errStreamEnd)
+			c.end(xmppclient.ErrStreamEnd)
 			return
 		case xmlstream.Element:
 		default:
@@ -104,11 +98,11 @@ func (c *conn) readLoop(h handler) {
 			}
 		case stanza.KindNone:
 			if el.Space == stanza.NSStream && el.Local == "error" {
-				c.end(streamErr(el))
+				c.end(xmppclient.StreamError(el))
 				return
 			}
 		}
-		if h != nil && c.dec.Buffered() == 0 {
+		if h != nil && c.Dec.Buffered() == 0 {
 			h.batchEnd()
 		}
 	}
@@ -170,7 +164,7 @@ func (c *conn) send(b []byte) error {
 		c.w.Write(b)
 		c.werr = c.w.Flush()
 	} else {
-		_, c.werr = c.nc.Write(b)
+		_, c.werr = c.NC.Write(b)
 	}
 	return c.werr
 }
@@ -186,7 +180,7 @@ func (c *conn) flushLocked() {
 // </stream:stream> and gives the server closeWait to answer with its own.
 func (c *conn) beginClose() {
 	c.closing.Store(true)
-	c.nc.SetDeadline(time.Now().Add(closeWait))
+	c.NC.SetDeadline(time.Now().Add(closeWait))
 	c.send([]byte("</stream:stream>"))
 }
 
@@ -196,13 +190,13 @@ func (c *conn) finishClose() {
 	if c.done != nil {
 		<-c.done
 	}
-	c.nc.Close()
+	c.NC.Close()
 }
 
 // abort closes the socket at once, without the closing handshake.
 func (c *conn) abort() {
 	c.closing.Store(true)
-	c.nc.Close()
+	c.NC.Close()
 }
 
 // closeAll closes the streams of conns (nil entries are skipped) on up to
@@ -239,18 +233,6 @@ func appendEscaped(b []byte, s string) []byte {
 		}
 	}
 	return b
-}
-
-// streamErr describes a stream error element (RFC 6120 §4.9).
-func streamErr(el *stanza.Element) error {
-	cond := "undefined-condition"
-	if c := el.FirstChild(); c != nil {
-		cond = c.Local
-	}
-	if t := el.Child(stanza.NSStreams, "text"); t != nil {
-		return errors.New("stream error " + cond + ": " + t.Text())
-	}
-	return errors.New("stream error " + cond)
 }
 
 // stanzaErr describes an error stanza (RFC 6120 §8.3).

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mote-xmpp/mote/internal/xmlstream"
+	"github.com/mote-xmpp/mote/internal/xmppclient"
 	"github.com/mote-xmpp/mote/stanza"
 )
 
@@ -55,7 +56,7 @@ func TestAnswerIQ(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			client, server := net.Pipe()
 			defer server.Close()
-			c := &conn{nc: client, st: newStats(nil, false)}
+			c := &conn{Conn: xmppclient.Conn{NC: client}, st: newStats(nil, false)}
 			go func() { c.answerIQ(tt.in); client.Close() }()
 			server.SetDeadline(time.Now().Add(5 * time.Second))
 			got, err := io.ReadAll(server)
@@ -86,7 +87,7 @@ func TestReadLoopLost(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st := newStats(nil, false)
-			c := &conn{dec: xmlstream.NewDecoder(strings.NewReader(tt.input), xmlstream.DefaultLimits), st: st}
+			c := &conn{Conn: xmppclient.Conn{Dec: xmlstream.NewDecoder(strings.NewReader(tt.input), xmlstream.DefaultLimits)}, st: st}
 			c.closing.Store(tt.closing)
 			c.startReader(nil)
 			<-c.done

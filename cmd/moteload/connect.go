@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/mote-xmpp/mote/internal/toolrun"
 )
 
 // ConnectConfig configures the connect scenario: N connections log in and
@@ -45,7 +47,7 @@ func RunConnect(ctx context.Context, cfg ConnectConfig) (*ConnectResult, error) 
 	before := srv.read(true, st)
 	conns := make([]*conn, cfg.N)
 	var up atomic.Int64
-	stop := st.ticker(func(el time.Duration) string {
+	stop := st.Ticker(func(el time.Duration) string {
 		return fmt.Sprintf("connect %v: %d/%d connected, %d errors", el, up.Load(), cfg.N, st.errors.Load())
 	})
 	defer stop()
@@ -69,7 +71,7 @@ func RunConnect(ctx context.Context, cfg ConnectConfig) (*ConnectResult, error) 
 	elapsed := time.Since(start)
 	loggedIn := srv.read(false, st)
 
-	held := ctxErr(ctx) == nil && sleepCtx(ctx, cfg.Hold)
+	held := ctxErr(ctx) == nil && toolrun.Sleep(ctx, cfg.Hold)
 	after := srv.read(held, st)
 
 	ok := 0
@@ -79,17 +81,17 @@ func RunConnect(ctx context.Context, cfg ConnectConfig) (*ConnectResult, error) 
 		}
 	}
 	res.OK, res.Errors = ok, cfg.N-ok
-	res.Seconds = round3(elapsed.Seconds())
-	res.ConnPerSec = ratio(float64(ok), elapsed.Seconds())
+	res.Seconds = toolrun.Round3(elapsed.Seconds())
+	res.ConnPerSec = toolrun.Ratio(float64(ok), elapsed.Seconds())
 	if before.ok && loggedIn.ok {
 		cpu := loggedIn.cpu - before.cpu
-		res.ServerCPUS = ptr(round3(cpu))
-		res.CPUPerLoginMS = ptr(ratio(cpu*1000, float64(ok)))
+		res.ServerCPUS = ptr(toolrun.Round3(cpu))
+		res.CPUPerLoginMS = ptr(toolrun.Ratio(cpu*1000, float64(ok)))
 	}
 	if before.ok && after.ok {
 		res.RSSBeforeKiB = ptr(before.rssKiB)
 		res.RSSAfterKiB = ptr(after.rssKiB)
-		res.RSSPerConnKiB = ptr(ratio(float64(after.rssKiB-before.rssKiB), float64(ok)))
+		res.RSSPerConnKiB = ptr(toolrun.Ratio(float64(after.rssKiB-before.rssKiB), float64(ok)))
 	}
 
 	if ctxErr(ctx) != nil {

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mote-xmpp/mote/internal/toolrun"
 	"github.com/mote-xmpp/mote/stanza"
 )
 
@@ -408,24 +409,12 @@ func (r *fanoutRun) pace(ctx context.Context, rate float64) {
 // not started and returns the reply (a result or an error IQ), bounded by
 // loginTimeout and ctx.
 func request(ctx context.Context, c *conn, req, id string) (*stanza.Element, error) {
-	deadline := time.Now().Add(loginTimeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+	end := c.Bound(ctx, loginTimeout)
+	el, err := c.Exchange(req, id)
+	if cerr := end(); cerr != nil {
+		return nil, cerr // the run has ended
 	}
-	c.raw.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { c.raw.SetDeadline(time.Unix(1, 0)) })
-	el, err := c.exchange(req, id)
-	if !stop() {
-		return nil, ctxErr(ctx) // the deadline is in the past now
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := ctxErr(ctx); err != nil {
-		return nil, err
-	}
-	c.raw.SetDeadline(time.Time{})
-	return el, nil
+	return el, err
 }
 
 // iqStart returns the start of an IQ set to the service.
@@ -502,7 +491,7 @@ func (r *fanoutRun) setupNode(ctx context.Context, c *conn, fresh bool) error {
 		if stanzaCondition(el) != string(stanza.Conflict) {
 			return fmt.Errorf("creating %s: %w", what, stanzaErr(el))
 		}
-		r.st.printf("moteload: %s exists; reusing it with its configuration and subscriptions\n", what)
+		r.st.Printf("moteload: %s exists; reusing it with its configuration and subscriptions\n", what)
 	}
 	return nil
 }
@@ -511,7 +500,7 @@ func (r *fanoutRun) setupNode(ctx context.Context, c *conn, fresh bool) error {
 // waits for the result. A subscription that is not active at once
 // (pending or unconfigured, §6.1.4) is an error.
 func (r *fanoutRun) subscribe(ctx context.Context, c *conn) error {
-	bare, _, _ := strings.Cut(c.jid, "/")
+	bare, _, _ := strings.Cut(c.JID, "/")
 	el, err := request(ctx, c, r.subscribeRequest(bare), "sub1")
 	if err != nil {
 		return err
@@ -630,7 +619,7 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 		}
 		return n
 	}
-	stop := st.ticker(func(el time.Duration) string {
+	stop := st.Ticker(func(el time.Duration) string {
 		return fmt.Sprintf("fanout %v: %s published=%d deliveries=%d errors=%d", el,
 			[...]string{"warmup", "measure", "drain"}[run.phase.Load()],
 			run.published.Load(), arrived(), st.errors.Load())
@@ -648,10 +637,10 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	}
 	srv := newProc(cfg.PID)
 
-	sleepCtx(ctx, cfg.Warmup)
+	toolrun.Sleep(ctx, cfg.Warmup)
 	run.phase.Store(phaseMeasure)
 	t0, cpu0, arrived0, items0 := time.Now(), srv.read(false, st), arrived(), run.published.Load()
-	sleepCtx(ctx, cfg.Duration)
+	toolrun.Sleep(ctx, cfg.Duration)
 	run.phase.Store(phaseStopped)
 	t1, cpu1, arrived1, items1 := time.Now(), srv.read(false, st), arrived(), run.published.Load()
 	pacer.Wait()
@@ -673,9 +662,9 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	res.Deliveries = received()
 	res.Lost = expected() - res.Deliveries
 	secs := t1.Sub(t0).Seconds()
-	res.Seconds = round3(secs)
-	res.ItemsPerSec = ratio(float64(items1-items0), secs)
-	res.DeliveriesPerSec = ratio(float64(arrived1-arrived0), secs)
+	res.Seconds = toolrun.Round3(secs)
+	res.ItemsPerSec = toolrun.Ratio(float64(items1-items0), secs)
+	res.DeliveriesPerSec = toolrun.Ratio(float64(arrived1-arrived0), secs)
 	res.ServerCPUS, res.DeliveriesPerCPUSec = perServerCPU(cpu0, cpu1, float64(arrived1-arrived0))
 	res.P50MS, res.P99MS, res.P999MS = quantilesMS(&run.hist)
 
@@ -713,7 +702,7 @@ func loginFanout(ctx context.Context, cfg *FanoutConfig, run *fanoutRun) ([]*sub
 	}
 	run.pub = pub
 
-	stop := st.ticker(func(el time.Duration) string {
+	stop := st.Ticker(func(el time.Duration) string {
 		return fmt.Sprintf("fanout %v: %d/%d subscribed, %d errors", el,
 			run.subscribed.Load(), cfg.Subscribers, st.errors.Load())
 	})
@@ -758,7 +747,7 @@ func loginFanout(ctx context.Context, cfg *FanoutConfig, run *fanoutRun) ([]*sub
 		return nil, err
 	}
 	run.nsubs = int64(len(subs))
-	pub.w = bufio.NewWriterSize(pub.nc, senderBuffer)
+	pub.w = bufio.NewWriterSize(pub.NC, senderBuffer)
 	pub.startReader(&publisher{run: run})
 	for _, s := range subs {
 		s.c.startReader(s)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mote-xmpp/mote/internal/xmlstream"
+	"github.com/mote-xmpp/mote/internal/xmppclient"
 	"github.com/mote-xmpp/mote/internal/xmpptest"
 	"github.com/mote-xmpp/mote/stanza"
 )
@@ -321,9 +322,9 @@ func fakeService(t *testing.T, answer func(req *stanza.Element) string) *conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { raw.Close() })
-	c := &conn{raw: raw, nc: raw, st: newStats(nil, false), jid: "user2@localhost/r1"}
-	c.dec = xmlstream.NewDecoder(raw, xmlstream.DefaultLimits)
-	if err := c.write(testHeader); err != nil {
+	c := &conn{Conn: xmppclient.Conn{Raw: raw, NC: raw, JID: "user2@localhost/r1"}, st: newStats(nil, false)}
+	c.Dec = xmlstream.NewDecoder(raw, xmlstream.DefaultLimits)
+	if err := c.WriteString(testHeader); err != nil {
 		t.Fatal(err)
 	}
 	return c

@@ -13,15 +13,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strings"
 	"time"
+
+	"github.com/mote-xmpp/mote/internal/toolrun"
+	"github.com/mote-xmpp/mote/internal/xmppclient"
 )
 
 func main() {
@@ -73,8 +74,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		jsonPath  string
 		quiet     bool
 	)
-	fs.StringVar(&o.Addr, "addr", "127.0.0.1:5222", "server `host:port`")
-	fs.StringVar(&o.Domain, "domain", "localhost", "XMPP domain")
+	fs.StringVar(&o.Addr, "addr", xmppclient.DefaultAddr, "server `host:port`")
+	fs.StringVar(&o.Domain, "domain", xmppclient.DefaultDomain, "XMPP domain")
 	fs.StringVar(&o.TLS, "tls", TLSStartTLS, "TLS mode: starttls, direct (XEP-0368) or none")
 	fs.StringVar(&o.Mech, "mech", MechSCRAMSHA1, "SASL mechanism: SCRAM-SHA-1, SCRAM-SHA-256 or PLAIN")
 	fs.BoolVar(&o.PostQuantum, "pq", false, "offer the hybrid post-quantum key exchange X25519MLKEM768 (default: X25519 and P-256 only)")
@@ -139,15 +140,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "moteload: unknown scenario %q\n%s", args[0], usage)
 		return 2
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "moteload: unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
-		return 2
+	if status, ok := toolrun.ParseFlags(fs, "moteload", args[1:]); !ok {
+		return status
 	}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "priority" {
@@ -170,22 +164,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	res, err := scenario(ctx)
-	status := 0
-	if err != nil {
-		msg := err.Error()
-		if !strings.HasPrefix(msg, "moteload: ") {
-			msg = "moteload: " + msg
-		}
-		fmt.Fprintln(stderr, msg)
-		status = 1
+	if isNilResult(res) {
+		res = nil
 	}
-	if res != nil && !isNilResult(res) {
-		if err := emit(stdout, jsonPath, res); err != nil {
-			fmt.Fprintf(stderr, "moteload: writing the result: %v\n", err)
-			status = 1
-		}
-	}
-	return status
+	return toolrun.Finish(stdout, stderr, "moteload", jsonPath, res, err)
 }
 
 // isNilResult reports whether res is a typed nil result pointer (a run

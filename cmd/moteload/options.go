@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mote-xmpp/mote/internal/toolrun"
+	"github.com/mote-xmpp/mote/internal/xmppclient"
 )
 
 // TLS modes of Options.TLS.
@@ -22,9 +26,9 @@ const (
 
 // SASL mechanisms of Options.Mech.
 const (
-	MechSCRAMSHA1   = "SCRAM-SHA-1"
-	MechSCRAMSHA256 = "SCRAM-SHA-256"
-	MechPLAIN       = "PLAIN"
+	MechSCRAMSHA1   = xmppclient.MechSCRAMSHA1
+	MechSCRAMSHA256 = xmppclient.MechSCRAMSHA256
+	MechPLAIN       = xmppclient.MechPLAIN
 )
 
 // loginTimeout bounds one login from dial to bound session.
@@ -63,24 +67,12 @@ type Options struct {
 
 // Defaults returns o with empty fields set to their defaults.
 func (o Options) Defaults() Options {
-	if o.Addr == "" {
-		o.Addr = "127.0.0.1:5222"
-	}
-	if o.Domain == "" {
-		o.Domain = "localhost"
-	}
-	if o.TLS == "" {
-		o.TLS = TLSStartTLS
-	}
-	if o.Mech == "" {
-		o.Mech = MechSCRAMSHA1
-	}
-	if o.UserPrefix == "" {
-		o.UserPrefix = "user"
-	}
-	if o.Password == "" {
-		o.Password = "password"
-	}
+	o.Addr = cmp.Or(o.Addr, xmppclient.DefaultAddr)
+	o.Domain = cmp.Or(o.Domain, xmppclient.DefaultDomain)
+	o.TLS = cmp.Or(o.TLS, TLSStartTLS)
+	o.Mech = cmp.Or(o.Mech, MechSCRAMSHA1)
+	o.UserPrefix = cmp.Or(o.UserPrefix, "user")
+	o.Password = cmp.Or(o.Password, "password")
 	if o.Concurrency <= 0 {
 		o.Concurrency = 100
 	}
@@ -136,62 +128,28 @@ func (o *Options) dial(ctx context.Context, idx int) (net.Conn, error) {
 	return d.DialContext(ctx, "tcp", o.Addr)
 }
 
-// stats are the counters every connection of a run reports to.
+// stats are the counters every connection of a run reports to, and the
+// run's progress output.
 type stats struct {
+	toolrun.Progress
 	errors atomic.Int64
 	logged atomic.Int64
-
-	mu    sync.Mutex // guards writes to out
-	out   io.Writer
-	quiet bool // no progress lines
 }
 
 // maxLoggedErrors is how many errors a run describes on the progress
 // output; later ones are only counted.
 const maxLoggedErrors = 10
 
-func newStats(out io.Writer, quiet bool) *stats { return &stats{out: out, quiet: quiet} }
+func newStats(out io.Writer, quiet bool) *stats {
+	return &stats{Progress: toolrun.Progress{Out: out, Quiet: quiet}}
+}
 
 // fail counts one error and describes the first few.
 func (s *stats) fail(what string, err error) {
 	s.errors.Add(1)
 	if s.logged.Add(1) <= maxLoggedErrors {
-		s.printf("moteload: %s: %v\n", what, err)
+		s.Printf("moteload: %s: %v\n", what, err)
 	}
-}
-
-// printf writes to the progress output, if any.
-func (s *stats) printf(format string, args ...any) {
-	if s.out == nil {
-		return
-	}
-	s.mu.Lock()
-	fmt.Fprintf(s.out, format, args...)
-	s.mu.Unlock()
-}
-
-// ticker calls line once a second and prints its result until stop is
-// called.
-func (s *stats) ticker(line func(elapsed time.Duration) string) (stop func()) {
-	if s.out == nil || s.quiet {
-		return func() {}
-	}
-	start := time.Now()
-	quit, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-quit:
-				return
-			case <-t.C:
-				s.printf("%s\n", line(time.Since(start).Truncate(time.Second)))
-			}
-		}
-	}()
-	return func() { close(quit); <-done }
 }
 
 // forEach calls fn(i) for i in [0, n) on up to workers goroutines and
@@ -212,21 +170,6 @@ func forEach(n, workers int, fn func(i int)) {
 		})
 	}
 	wg.Wait()
-}
-
-// sleepCtx waits for d or until ctx is done, reporting whether d passed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // ctxErr is ctx.Err(), reporting a passed deadline even before the

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mote-xmpp/mote/internal/toolrun"
 	"github.com/mote-xmpp/mote/stanza"
 )
 
@@ -225,7 +226,7 @@ func RunPairs(ctx context.Context, cfg PairsConfig) (*PairsResult, error) {
 		}
 		return n
 	}
-	stop := st.ticker(func(el time.Duration) string {
+	stop := st.Ticker(func(el time.Duration) string {
 		return fmt.Sprintf("pairs %v: %s sent=%d received=%d errors=%d", el,
 			[...]string{"warmup", "measure", "drain"}[run.phase.Load()],
 			total(func(p *pair) int64 { return p.sent.Load() }),
@@ -247,10 +248,10 @@ func RunPairs(ctx context.Context, cfg PairsConfig) (*PairsResult, error) {
 	srv := newProc(cfg.PID)
 	arrived := func() int64 { return total(func(p *pair) int64 { return p.recv.Load() }) }
 
-	sleepCtx(ctx, cfg.Warmup)
+	toolrun.Sleep(ctx, cfg.Warmup)
 	run.phase.Store(phaseMeasure)
 	t0, cpu0, arrived0 := time.Now(), srv.read(false, st), arrived()
-	sleepCtx(ctx, cfg.Duration)
+	toolrun.Sleep(ctx, cfg.Duration)
 	run.phase.Store(phaseStopped)
 	t1, cpu1, arrived1 := time.Now(), srv.read(false, st), arrived()
 	pacer.Wait()
@@ -270,8 +271,8 @@ func RunPairs(ctx context.Context, cfg PairsConfig) (*PairsResult, error) {
 	res.Sent, res.Received = sent, received()
 	res.Lost = res.Sent - res.Received
 	secs := t1.Sub(t0).Seconds()
-	res.Seconds = round3(secs)
-	res.MsgsPerSec = ratio(float64(arrived1-arrived0), secs)
+	res.Seconds = toolrun.Round3(secs)
+	res.MsgsPerSec = toolrun.Ratio(float64(arrived1-arrived0), secs)
 	res.ServerCPUS, res.MsgsPerCPUSec = perServerCPU(cpu0, cpu1, float64(arrived1-arrived0))
 	res.P50MS, res.P99MS, res.P999MS = quantilesMS(&run.hist)
 
@@ -317,9 +318,9 @@ func loginPairs(ctx context.Context, cfg *PairsConfig, run *pairsRun) ([]*pair, 
 		}
 		p := &pair{run: run, snd: snd, rcv: rcv}
 		p.prefix = append(p.prefix, "<message to='"...)
-		p.prefix = appendEscaped(p.prefix, rcv.jid)
+		p.prefix = appendEscaped(p.prefix, rcv.JID)
 		p.prefix = append(p.prefix, "' type='chat' id='"...)
-		snd.w = bufio.NewWriterSize(snd.nc, senderBuffer)
+		snd.w = bufio.NewWriterSize(snd.NC, senderBuffer)
 		snd.startReader(nil)
 		rcv.startReader(p)
 		pairs = append(pairs, p)

@@ -165,13 +165,13 @@ func (p *proc) read(withRSS bool, st *stats) sample {
 	}
 	cpu, err := p.cpuSeconds()
 	if err != nil {
-		st.printf("moteload: server CPU: %v\n", err)
+		st.Printf("moteload: server CPU: %v\n", err)
 		return sample{}
 	}
 	s := sample{cpu: cpu, ok: true}
 	if withRSS {
 		if s.rssKiB, err = p.rssKiB(); err != nil {
-			st.printf("moteload: server RSS: %v\n", err)
+			st.Printf("moteload: server RSS: %v\n", err)
 			return sample{}
 		}
 	}

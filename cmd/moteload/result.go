@@ -1,11 +1,6 @@
 package main
 
-import (
-	"encoding/json"
-	"io"
-	"math"
-	"os"
-)
+import "github.com/mote-xmpp/mote/internal/toolrun"
 
 // ConnectResult is the outcome of the connect scenario, one JSON line.
 // The server_* and rss_* figures need a server PID and are omitted
@@ -112,55 +107,12 @@ type FanoutResult struct {
 	Errors          int64 `json:"errors"`
 }
 
-// emit writes v as one JSON line to w and, when path is not empty,
-// appends the same line to the file at path.
-func emit(w io.Writer, path string, v any) error {
-	line, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	line = append(line, '\n')
-	if _, err := w.Write(line); err != nil {
-		return err
-	}
-	if path == "" {
-		return nil
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(line); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// round3 rounds x to three decimals, enough for every figure reported,
-// and maps NaN and infinities (a division by a zero interval) to 0, which
-// JSON cannot carry.
-func round3(x float64) float64 {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return 0
-	}
-	return math.Round(x*1000) / 1000
-}
-
-// ratio returns a/b rounded, or 0 when b is not positive.
-func ratio(a, b float64) float64 {
-	if b <= 0 {
-		return 0
-	}
-	return round3(a / b)
-}
-
 func ptr[T any](v T) *T { return &v }
 
 // quantilesMS returns the median, 99th and 99.9th percentiles of h in
 // milliseconds, as the results report them.
 func quantilesMS(h *Histogram) (p50, p99, p999 float64) {
-	ms := func(q float64) float64 { return round3(float64(h.Quantile(q)) / 1e6) }
+	ms := func(q float64) float64 { return toolrun.Round3(float64(h.Quantile(q)) / 1e6) }
 	return ms(0.50), ms(0.99), ms(0.999)
 }
 
@@ -171,5 +123,5 @@ func perServerCPU(a, b sample, n float64) (cpu, rate *float64) {
 		return nil, nil
 	}
 	c := b.cpu - a.cpu
-	return ptr(round3(c)), ptr(ratio(n, c))
+	return ptr(toolrun.Round3(c)), ptr(toolrun.Ratio(n, c))
 }

@@ -3,11 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mote-xmpp/mote/internal/toolrun"
 )
 
 // jsonKeys returns the sorted keys of a JSON object line.
@@ -56,7 +56,7 @@ func TestResultShape(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			if err := emit(&out, "", tt.v); err != nil {
+			if err := toolrun.Emit(&out, "", tt.v); err != nil {
 				t.Fatal(err)
 			}
 			if n := strings.Count(out.String(), "\n"); n != 1 || !strings.HasSuffix(out.String(), "\n") {
@@ -66,32 +66,5 @@ func TestResultShape(t *testing.T) {
 				t.Errorf("%d: keys\n got %v\nwant %v", i, got, tt.want)
 			}
 		})
-	}
-}
-
-func TestEmitAppends(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "results.jsonl")
-	var out bytes.Buffer
-	for i := range 2 {
-		if err := emit(&out, path, &PairsResult{Scenario: "pairs", Pairs: i + 1}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(data, out.Bytes()) || bytes.Count(data, []byte("\n")) != 2 {
-		t.Errorf("file %q, stdout %q: want the same two lines", data, out.String())
-	}
-}
-
-func TestRound(t *testing.T) {
-	for i, c := range []struct{ a, b, want float64 }{
-		{1, 3, 0.333}, {2, 0, 0}, {5, -1, 0}, {1e6, 7, 142857.143},
-	} {
-		if got := ratio(c.a, c.b); got != c.want {
-			t.Errorf("%d: ratio(%v, %v) = %v, want %v", i, c.a, c.b, got, c.want)
-		}
 	}
 }

@@ -93,6 +93,9 @@ func Delete(ctx context.Context, d Deleter, username string) error {
 type Account struct {
 	Username string
 	Created  time.Time
+	// HasPassword reports whether the account has password credentials
+	// (a provisioned device has none).
+	HasPassword bool
 }
 
 // Get returns an account; ErrNotFound if there is none.
@@ -105,7 +108,7 @@ func Get(ctx context.Context, users storage.Users, username string) (Account, er
 	if err != nil {
 		return Account{}, err
 	}
-	return Account{Username: su.Username, Created: su.Created}, nil
+	return Account{Username: su.Username, Created: su.Created, HasPassword: len(su.SCRAM) > 0}, nil
 }
 
 // List returns at most limit usernames (all when limit <= 0) that sort

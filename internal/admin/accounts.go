@@ -92,6 +92,30 @@ func (a *api) setPassword(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// setLoginPolicy: PUT /api/v1/accounts/{username}/login-policy {"policy"}.
+func (a *api) setLoginPolicy(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Policy string `json:"policy"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	switch req.Policy {
+	case LoginPassword, LoginCertificate, LoginBoth:
+	default:
+		writeError(w, Errorf(CodeBadRequest, "policy must be %s, %s or %s", LoginPassword, LoginCertificate, LoginBoth))
+		return
+	}
+	name := r.PathValue("username")
+	if err := a.b.SetLoginPolicy(r.Context(), name, req.Policy); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.log.Info("login policy set", "account", name, "policy", req.Policy, "via", "admin api")
+	w.WriteHeader(http.StatusNoContent)
+}
+
 // deleteAccount: DELETE /api/v1/accounts/{username}.
 func (a *api) deleteAccount(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("username")

@@ -41,6 +41,7 @@ type Backend interface {
 	Accounts
 	Sessions
 	PubSub
+	Devices
 	Status
 }
 
@@ -58,6 +59,9 @@ type Accounts interface {
 	CreateAccount(ctx context.Context, username, password string) (Account, error)
 	// SetPassword replaces an account's password.
 	SetPassword(ctx context.Context, username, password string) error
+	// SetLoginPolicy sets how the account logs in: LoginPassword,
+	// LoginCertificate or LoginBoth.
+	SetLoginPolicy(ctx context.Context, username, policy string) error
 	// DeleteAccount removes an account like XEP-0077 cancellation does:
 	// the modules forget it and its sessions are closed.
 	DeleteAccount(ctx context.Context, username string) error
@@ -67,8 +71,19 @@ type Accounts interface {
 type Account struct {
 	Username string    `json:"username"`
 	Created  time.Time `json:"created"`
+	// LoginPolicy is how the account may log in: LoginPassword,
+	// LoginCertificate or LoginBoth.
+	LoginPolicy string `json:"login_policy"`
 	Presence
 }
+
+// Login policies: with a password (SCRAM, PLAIN), with a client
+// certificate (SASL EXTERNAL, XEP-0178), or either.
+const (
+	LoginPassword    = "password"
+	LoginCertificate = "certificate"
+	LoginBoth        = "both"
+)
 
 // Presence is an account's online state.
 type Presence struct {
@@ -308,12 +323,21 @@ func (a *api) table() []route {
 		{"/api/v1/accounts", map[string]http.HandlerFunc{"GET": a.listAccounts, "POST": a.createAccount}},
 		{"/api/v1/accounts/{username}", map[string]http.HandlerFunc{"GET": a.getAccount, "DELETE": a.deleteAccount}},
 		{"/api/v1/accounts/{username}/password", map[string]http.HandlerFunc{"PUT": a.setPassword}},
+		{"/api/v1/accounts/{username}/login-policy", map[string]http.HandlerFunc{"PUT": a.setLoginPolicy}},
 		{"/api/v1/sessions", map[string]http.HandlerFunc{"GET": a.listSessions}},
 		{"/api/v1/sessions/{jid...}", map[string]http.HandlerFunc{"DELETE": a.kick}},
 		{"/api/v1/pubsub/nodes", map[string]http.HandlerFunc{"GET": a.listNodes}},
 		{"/api/v1/pubsub/nodes/{node}", map[string]http.HandlerFunc{"GET": a.getNode, "DELETE": a.deleteNode}},
 		{"/api/v1/pubsub/nodes/{node}/items", map[string]http.HandlerFunc{"GET": a.listItems}},
 		{"/api/v1/stats", map[string]http.HandlerFunc{"GET": a.stats}},
+		{"/api/v1/devices", map[string]http.HandlerFunc{"GET": a.listDevices, "POST": a.createDevice}},
+		{"/api/v1/device-batches", map[string]http.HandlerFunc{"POST": a.bulkDevices}},
+		{"/api/v1/device-ca", map[string]http.HandlerFunc{"GET": a.deviceCA}},
+		{"/api/v1/devices/{name}", map[string]http.HandlerFunc{"GET": a.getDevice, "DELETE": a.deleteDevice}},
+		{"/api/v1/devices/{name}/revoke", map[string]http.HandlerFunc{"POST": a.revokeDevice}},
+		{"/api/v1/devices/{name}/certificate", map[string]http.HandlerFunc{"POST": a.reissueDevice}},
+		{"/api/v1/groups", map[string]http.HandlerFunc{"GET": a.listGroups}},
+		{"/api/v1/groups/{group}", map[string]http.HandlerFunc{"GET": a.getGroup}},
 	}
 }
 

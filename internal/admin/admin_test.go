@@ -208,6 +208,76 @@ func (f *fake) DeletePubSubNode(ctx context.Context, node string) error {
 	return nil
 }
 
+func (f *fake) SetLoginPolicy(ctx context.Context, username, policy string) error {
+	_, err := f.Account(ctx, username)
+	return err
+}
+
+// The fake's devices: "meter" exists, in group "lab"; provisioning takes
+// any other valid name.
+
+func (f *fake) ProvisionDevice(ctx context.Context, name, group string, lastWill *string) (admin.ProvisionedDevice, error) {
+	if err := f.check(name); err != nil {
+		return admin.ProvisionedDevice{}, err
+	}
+	if name == "meter" {
+		return admin.ProvisionedDevice{}, admin.Errorf(admin.CodeConflict, "the account already exists")
+	}
+	return admin.ProvisionedDevice{Name: name, JID: name + "@example.com", Group: group, Node: "devices/" + name,
+		Certificate: admin.CertificateInfo{Serial: "1f", Issued: t0, NotAfter: t0.Add(time.Hour)},
+		Bundle:      "-----BEGIN PRIVATE KEY-----", CA: "-----BEGIN CERTIFICATE-----"}, nil
+}
+
+var meter = admin.Device{Name: "meter", JID: "meter@example.com", Group: "lab", Node: "devices/meter", Created: t0,
+	Presence: admin.Presence{Resources: []string{}}, Certificate: &admin.CertificateInfo{Serial: "1f", Issued: t0, NotAfter: t0}}
+
+func (f *fake) ListDevices(ctx context.Context, after string, limit int) ([]admin.Device, bool, error) {
+	if after >= "meter" {
+		return nil, false, nil
+	}
+	return []admin.Device{meter}, false, nil
+}
+
+func (f *fake) Device(ctx context.Context, name string) (admin.Device, error) {
+	if name != "meter" {
+		return admin.Device{}, admin.Errorf(admin.CodeNotFound, "no such device")
+	}
+	return meter, nil
+}
+
+func (f *fake) RevokeDevice(ctx context.Context, name string) error {
+	_, err := f.Device(ctx, name)
+	return err
+}
+
+func (f *fake) ReissueDevice(ctx context.Context, name string) (admin.ProvisionedDevice, error) {
+	if _, err := f.Device(ctx, name); err != nil {
+		return admin.ProvisionedDevice{}, err
+	}
+	return admin.ProvisionedDevice{Name: name, Certificate: admin.CertificateInfo{Serial: "20"}}, nil
+}
+
+func (f *fake) DeleteDevice(ctx context.Context, name string) error {
+	_, err := f.Device(ctx, name)
+	return err
+}
+
+func (f *fake) DeviceCA(ctx context.Context) ([]byte, error) {
+	return []byte("-----BEGIN CERTIFICATE-----\n"), nil
+}
+
+func (f *fake) Groups(ctx context.Context) ([]admin.Group, error) {
+	return []admin.Group{{Name: "lab", Node: "groups/lab", Members: 1}}, nil
+}
+
+func (f *fake) Group(ctx context.Context, name string) (admin.GroupDetail, error) {
+	if name != "lab" {
+		return admin.GroupDetail{}, admin.Errorf(admin.CodeNotFound, "no such group")
+	}
+	return admin.GroupDetail{Group: admin.Group{Name: "lab", Node: "groups/lab", Members: 1},
+		Devices: []admin.GroupMember{{Name: "meter", JID: "meter@example.com", Node: "devices/meter"}}}, nil
+}
+
 func (f *fake) Stats(ctx context.Context) (admin.Stats, error) {
 	if f.fail != nil {
 		return admin.Stats{}, f.fail
@@ -399,13 +469,68 @@ func TestEndpoints(t *testing.T) {
 		56: {"GET", "/api/v1/nothing", "", 404, "not_found", nil},
 		57: {"GET", "/api/v2/stats", "", 404, "not_found", nil},
 		58: {"GET", "/api/", "", 404, "not_found", nil},
+
+		// Devices.
+		59: {"POST", "/api/v1/devices", `{"name":"s1","group":"lab"}`, 201, "", func(t *testing.T, v map[string]any) {
+			if v["name"] != "s1" || v["group"] != "lab" || v["bundle"] == "" || v["ca"] == "" || v["certificate"].(map[string]any)["serial"] != "1f" {
+				t.Errorf("provisioned %v", v)
+			}
+		}},
+		60: {"POST", "/api/v1/devices", `{"group":"lab"}`, 400, "bad_request", nil},
+		61: {"POST", "/api/v1/devices", `{"name":"s1","colour":"red"}`, 400, "bad_request", nil},
+		62: {"POST", "/api/v1/devices", `{"name":"meter"}`, 409, "conflict", nil},
+		63: {"POST", "/api/v1/devices", `{"name":"a b"}`, 400, "bad_request", nil},
+		64: {"POST", "/api/v1/device-batches", `{"devices":[{"name":"s1"},{"name":"meter"},{"name":""}]}`, 200, "", func(t *testing.T, v map[string]any) {
+			ds, _ := v["devices"].([]any)
+			if len(ds) != 3 || ds[0].(map[string]any)["bundle"] == nil || errorCode(ds[1].(map[string]any)) != "conflict" ||
+				errorCode(ds[2].(map[string]any)) != "bad_request" {
+				t.Errorf("batch %v", v)
+			}
+		}},
+		65: {"POST", "/api/v1/device-batches", `{"devices":[]}`, 400, "bad_request", nil},
+		66: {"GET", "/api/v1/devices", "", 200, "", func(t *testing.T, v map[string]any) {
+			if got := names(v["devices"], "name"); !slices.Equal(got, []string{"meter"}) {
+				t.Errorf("devices %v", got)
+			}
+		}},
+		67: {"GET", "/api/v1/devices/meter", "", 200, "", wantField("group", "lab")},
+		68: {"GET", "/api/v1/devices/nope", "", 404, "not_found", nil},
+		69: {"POST", "/api/v1/devices/meter/revoke", "", 204, "", nil},
+		70: {"POST", "/api/v1/devices/nope/revoke", "", 404, "not_found", nil},
+		71: {"POST", "/api/v1/devices/meter/certificate", "", 201, "", func(t *testing.T, v map[string]any) {
+			if v["certificate"].(map[string]any)["serial"] != "20" {
+				t.Errorf("reissued %v", v)
+			}
+		}},
+		72: {"DELETE", "/api/v1/devices/meter", "", 204, "", nil},
+		73: {"DELETE", "/api/v1/devices/nope", "", 404, "not_found", nil},
+		74: {"GET", "/api/v1/device-ca", "", 200, "", nil},
+		75: {"GET", "/api/v1/groups", "", 200, "", func(t *testing.T, v map[string]any) {
+			if got := names(v["groups"], "name"); !slices.Equal(got, []string{"lab"}) {
+				t.Errorf("groups %v", got)
+			}
+		}},
+		76: {"GET", "/api/v1/groups/lab", "", 200, "", func(t *testing.T, v map[string]any) {
+			if got := names(v["devices"], "name"); !slices.Equal(got, []string{"meter"}) {
+				t.Errorf("group devices %v", got)
+			}
+		}},
+		77: {"GET", "/api/v1/groups/none", "", 404, "not_found", nil},
+		78: {"PUT", "/api/v1/devices/meter/revoke", "", 405, "method_not_allowed", nil},
+		79: {"PUT", "/api/v1/accounts/alice/login-policy", `{"policy":"both"}`, 204, "", nil},
+		80: {"PUT", "/api/v1/accounts/alice/login-policy", `{"policy":"magic"}`, 400, "bad_request", nil},
+		81: {"PUT", "/api/v1/accounts/nobody/login-policy", `{"policy":"password"}`, 404, "not_found", nil},
 	} {
 		status, resp, v := c.api(tc.method, tc.path, tc.body)
 		if status != tc.status || errorCode(v) != tc.code {
 			t.Errorf("%d: %s %s: %d %q, want %d %q (%v)", i, tc.method, tc.path, status, errorCode(v), tc.status, tc.code, v)
 			continue
 		}
-		if status != 204 && resp.Header.Get("Content-Type") != "application/json" {
+		wantType := "application/json"
+		if tc.path == "/api/v1/device-ca" && status == 200 {
+			wantType = "application/x-pem-file"
+		}
+		if status != 204 && resp.Header.Get("Content-Type") != wantType {
 			t.Errorf("%d: Content-Type %q", i, resp.Header.Get("Content-Type"))
 		}
 		if status == 405 && resp.Header.Get("Allow") == "" {

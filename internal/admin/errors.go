@@ -77,12 +77,17 @@ func writeError(w http.ResponseWriter, e *Error) {
 // fail answers with err: an *Error as it is, anything else as internal
 // (logged with the request, never shown).
 func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, a.asError(r, err))
+}
+
+// asError returns the *Error of err, or logs err and returns internal.
+func (a *api) asError(r *http.Request, err error) *Error {
 	var e *Error
 	if !errors.As(err, &e) {
 		a.log.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = Errorf(CodeInternal, "internal error; see the server log")
 	}
-	writeError(w, e)
+	return e
 }
 
 // allowHeader is the Allow header of a path with these methods.

@@ -62,7 +62,9 @@ func TestOpenAPI(t *testing.T) {
 	}
 	// The schemas name the fields the types marshal.
 	for name, v := range map[string]any{"Account": Account{}, "Session": Session{}, "Node": Node{}, "NodeDetail": NodeDetail{},
-		"Item": Item{}, "Stats": Stats{}} {
+		"Item": Item{}, "Stats": Stats{}, "Device": Device{}, "CertificateInfo": CertificateInfo{},
+		"ProvisionedDevice": ProvisionedDevice{}, "Group": Group{}, "GroupMember": GroupMember{},
+		"ProvisionRequest": provisionRequest{}} {
 		got := jsonFields(reflect.TypeOf(v))
 		documented := doc.Components.Schemas[name].fields(doc.Components.Schemas)
 		slices.Sort(got)

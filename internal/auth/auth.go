@@ -2,7 +2,8 @@
 // offers to clients (RFC 6120 §6): SCRAM-SHA-1, SCRAM-SHA-256 and
 // SCRAM-SHA-512 (RFC 5802, RFC 7677), their -PLUS variants with channel
 // binding (tls-exporter, RFC 9266; tls-server-end-point, RFC 5929;
-// advertised per XEP-0440), and PLAIN over TLS (RFC 4616). It also derives
+// advertised per XEP-0440), PLAIN over TLS (RFC 4616), and EXTERNAL with
+// client certificates (XEP-0178; external.go). It also derives
 // the salted SCRAM credentials that storage keeps instead of passwords.
 //
 // The package never reveals whether an account exists: an unknown user gets
@@ -107,6 +108,10 @@ type Config struct {
 	// the connection decides itself (encryption-required before Start,
 	// undecodable base64, an abort) it reports with Server.Failed.
 	OnFailure func(mechanism, condition string)
+	// CertIdentities and CertLogins enable SASL EXTERNAL with client
+	// certificates (XEP-0178; external.go); both or neither.
+	CertIdentities CertIdentities
+	CertLogins     CertLogins
 }
 
 // ErrUnsupportedChannelBinding is the cause (Failure.Err) of a failure
@@ -142,6 +147,9 @@ type Server struct {
 	iterations int
 	allowPLAIN bool
 	onFailure  func(mechanism, condition string)
+	// certIdentities and certLogins serve EXTERNAL (nil: not offered).
+	certIdentities CertIdentities
+	certLogins     CertLogins
 	// nonceGen, when set, replaces xdg-go/scram's random server nonce; tests
 	// set it for deterministic transcripts.
 	nonceGen func() string
@@ -163,6 +171,9 @@ func NewServer(c Config) *Server {
 		iterations: c.Iterations,
 		allowPLAIN: c.AllowPLAIN,
 		onFailure:  c.OnFailure,
+
+		certIdentities: c.CertIdentities,
+		certLogins:     c.CertLogins,
 	}
 	if s.iterations < DefaultIterations {
 		s.iterations = DefaultIterations
@@ -175,11 +186,16 @@ func NewServer(c Config) *Server {
 }
 
 // Mechanisms returns the mechanisms to advertise on a connection (RFC 6120
-// §6.4.1), strongest first: the SCRAM -PLUS variants when channel binding
-// is available (see ChannelBindings), the plain SCRAM variants, and PLAIN
-// when the connection is TLS-protected and PLAIN is allowed.
+// §6.4.1), strongest first: EXTERNAL when the client presented a
+// certificate and certificates are configured (XEP-0178 §3), the SCRAM
+// -PLUS variants when channel binding is available (see ChannelBindings),
+// the plain SCRAM variants, and PLAIN when the connection is
+// TLS-protected and PLAIN is allowed.
 func (s *Server) Mechanisms(conn ConnInfo) []string {
 	var ms []string
+	if s.offersExternal(conn) {
+		ms = append(ms, External)
+	}
 	if len(s.ChannelBindings(conn)) > 0 {
 		for _, m := range scramMechs {
 			ms = append(ms, m.name+"-PLUS")
@@ -241,7 +257,7 @@ func (s *Server) Start(ctx context.Context, mech string, conn ConnInfo) (Exchang
 // mechanismName returns mech if this server knows it, else "other": the
 // name comes from the client and labels metrics.
 func mechanismName(mech string) string {
-	if mech == "PLAIN" {
+	if mech == "PLAIN" || mech == External {
 		return mech
 	}
 	name, _ := strings.CutSuffix(mech, "-PLUS")
@@ -275,6 +291,12 @@ func (s *Server) failed(mech string, err error) {
 }
 
 func (s *Server) start(mech string, conn ConnInfo) (Exchange, error) {
+	if mech == External {
+		if !s.offersExternal(conn) {
+			return nil, &Failure{Condition: InvalidMechanism, Text: "EXTERNAL needs a client certificate", Err: errNoCertificates}
+		}
+		return &externalExchange{s: s, conn: conn}, nil
+	}
 	if mech == "PLAIN" {
 		if !s.allowPLAIN {
 			return nil, failf(InvalidMechanism, "")

@@ -373,6 +373,9 @@ func (c *Conn) finish() {
 		c.idleTimer.Stop()
 	}
 	if c.sess != nil && !keep {
+		if !c.cleanClose && !c.srv.isClosing() {
+			c.sess.MarkLost()
+		}
 		c.srv.cfg.Modules.SessionEnd(c.ctx, c.sess)
 		if c.sm != nil {
 			c.sm.undelivered(context.Background())

@@ -49,6 +49,10 @@ type Config struct {
 	Router      *router.Router
 	Modules     *module.Registry
 	Logger      *slog.Logger
+	// RequestClientCert asks TLS clients for a certificate (not required:
+	// without one a client logs in with a password), for SASL EXTERNAL
+	// (XEP-0178). The certificate is verified by package auth, at login.
+	RequestClientCert bool
 	// OnStreamError, if set, is called with the condition of each stream
 	// error sent (for metrics).
 	OnStreamError func(stanza.StreamCondition)
@@ -87,6 +91,9 @@ func NewServer(c Config) *Server {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 		return c.Certificate(), nil
 	}}
+	if c.RequestClientCert {
+		tc.ClientAuth = tls.RequestClientCert
+	}
 	tc.NextProtos = []string{"xmpp-client"} // XEP-0368 §3 ALPN
 	pre := xmlstream.PreAuthLimits
 	pre.MaxStanzaBytes = c.C2S.MaxStanzaBytesPreAuth
@@ -218,7 +225,14 @@ func (s *Server) donePendingLocked(c *Conn) {
 // TLSConfig returns a copy of the c2s listeners' TLS configuration (the
 // current server certificate, TLS 1.2 minimum), for other listeners that
 // serve the same certificate; they set their own NextProtos.
-func (s *Server) TLSConfig() *tls.Config { return s.tlsConfig.Clone() }
+//
+// Client certificates are not asked for there: a browser would offer the
+// user a choice of certificates.
+func (s *Server) TLSConfig() *tls.Config {
+	tc := s.tlsConfig.Clone()
+	tc.ClientAuth = tls.NoClientCert
+	return tc
+}
 
 // Refused returns how many connections were refused at accept because of
 // the connection limits.

@@ -363,6 +363,10 @@ func (st *smState) expire() {
 	st.srv.sm.remove(st)
 	ctx := context.Background()
 	st.srv.cfg.Sessions.Unbind(st.sess)
+	if !st.srv.isClosing() {
+		// Not resumed in time: the connection was lost.
+		st.sess.MarkLost()
+	}
 	st.srv.cfg.Modules.SessionEnd(ctx, st.sess)
 	st.undelivered(ctx)
 }

@@ -25,16 +25,17 @@ type Config struct {
 	Domain string `yaml:"domain"`
 	// DataDir holds the generated certificate, the server secret and the
 	// embedded database.
-	DataDir string       `yaml:"data_dir"`
-	Log     LogConfig    `yaml:"log"`
-	TLS     TLSConfig    `yaml:"tls"`
-	C2S     C2SConfig    `yaml:"c2s"`
-	HTTP    HTTPConfig   `yaml:"http"`
-	Admin   AdminConfig  `yaml:"admin"`
-	Storage Storage      `yaml:"storage"`
-	Modules ModulesTree  `yaml:"modules"`
-	Memory  MemoryConfig `yaml:"memory"`
-	Debug   DebugConfig  `yaml:"debug"`
+	DataDir string        `yaml:"data_dir"`
+	Log     LogConfig     `yaml:"log"`
+	TLS     TLSConfig     `yaml:"tls"`
+	C2S     C2SConfig     `yaml:"c2s"`
+	HTTP    HTTPConfig    `yaml:"http"`
+	Admin   AdminConfig   `yaml:"admin"`
+	Devices DevicesConfig `yaml:"devices"`
+	Storage Storage       `yaml:"storage"`
+	Modules ModulesTree   `yaml:"modules"`
+	Memory  MemoryConfig  `yaml:"memory"`
+	Debug   DebugConfig   `yaml:"debug"`
 }
 
 // HTTPConfig configures the public HTTP listeners: XMPP over WebSocket
@@ -60,6 +61,27 @@ type AdminConfig struct {
 	// Token authenticates admin requests (a bearer token). Empty: a random
 	// token is generated into data_dir/admin-token on first start.
 	Token string `yaml:"token"`
+}
+
+// DevicesConfig configures device identity (issue 8): client-certificate
+// logins (SASL EXTERNAL, XEP-0178), the device CA that provisioning uses,
+// and what provisioning creates.
+type DevicesConfig struct {
+	// CA enables mote's own device CA (data_dir/device-ca.pem and
+	// device-ca-key.pem, created on first start): it signs provisioned
+	// devices' certificates and is a trust anchor for their logins.
+	CA bool `yaml:"ca"`
+	// CAFiles are more trust anchors for client certificates (PEM
+	// bundles), such as a fleet's own CA.
+	CAFiles []string `yaml:"ca_files"`
+	// CRLFiles are certificate revocation lists (PEM or DER) signed by a
+	// trust anchor; SIGHUP reloads them.
+	CRLFiles []string `yaml:"crl_files"`
+	// CertificateValidity is how long a provisioned certificate is valid.
+	CertificateValidity time.Duration `yaml:"certificate_validity"`
+	// LastWill is the payload provisioning sets as a device's last will
+	// (the node option mote#last_will; empty for none).
+	LastWill string `yaml:"last_will"`
 }
 
 // MemoryConfig tunes how the process gives memory back.
@@ -209,8 +231,10 @@ func Default() *Config {
 			AuthBackoffMax:        10 * time.Second,
 			ShutdownTimeout:       8 * time.Second,
 		},
-		HTTP:    HTTPConfig{Listen: ":5280", TLSListen: ":5443"},
-		Admin:   AdminConfig{Listen: "127.0.0.1:5380"},
+		HTTP:  HTTPConfig{Listen: ":5280", TLSListen: ":5443"},
+		Admin: AdminConfig{Listen: "127.0.0.1:5380"},
+		Devices: DevicesConfig{CA: true, CertificateValidity: 2 * 365 * 24 * time.Hour,
+			LastWill: "<status xmlns='urn:mote:device:0' state='offline'/>"},
 		Storage: Storage{Driver: "sqlite", Path: "mote.db"},
 		Memory:  MemoryConfig{ReclaimIdle: true},
 	}
@@ -278,6 +302,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		errs = append(errs, errors.New("tls: cert_file and key_file go together"))
+	}
+	if c.Devices.CertificateValidity < time.Hour {
+		errs = append(errs, errors.New("devices.certificate_validity: at least 1h"))
 	}
 	for _, a := range []struct{ name, addr string }{
 		{"c2s.listen", c.C2S.Listen}, {"c2s.direct_tls_listen", c.C2S.DirectTLSListen},

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/mote-xmpp/mote/internal/xmlstream"
 	"github.com/mote-xmpp/mote/jid"
 )
 
@@ -184,7 +185,15 @@ type Config struct {
 	PurgeOffline bool      // pubsub#purge_offline (recorded only)
 	TempSub      bool      // pubsub#tempsub (recorded only)
 	ChildrenMax  int       // pubsub#children_max (XEP-0248): 0 means no limit
+	// LastWill (mote#last_will) is a payload, one XML element, that the
+	// server publishes to the node as item LastWillItem on behalf of a
+	// publisher whose session is lost (no clean stream close); "" for
+	// none. An extension of mote's, in the manner of MQTT's last will.
+	LastWill string
 }
+
+// LastWillItem is the ID of the item a last will is published as.
+const LastWillItem = "last-will"
 
 // DefaultConfig returns the default configuration of a new node (XEP-0060
 // §8.3): open access, publishers publish, ten persistent items,
@@ -229,7 +238,8 @@ func (c Config) Equal(o Config) bool {
 		c.Title == o.Title && c.Description == o.Description && c.Type == o.Type &&
 		c.Language == o.Language && slices.Equal(c.Contact, o.Contact) &&
 		c.BodyXSLT == o.BodyXSLT && c.DataformXSLT == o.DataformXSLT && c.ItemReply == o.ItemReply &&
-		c.PurgeOffline == o.PurgeOffline && c.TempSub == o.TempSub && c.ChildrenMax == o.ChildrenMax
+		c.PurgeOffline == o.PurgeOffline && c.TempSub == o.TempSub && c.ChildrenMax == o.ChildrenMax &&
+		c.LastWill == o.LastWill
 }
 
 // Validate checks every option of c. It returns a *ConfigError for the
@@ -617,8 +627,41 @@ var configOptions = []configOption{
 		func(c *Config) *string { return &c.Title }),
 	textOption("pubsub#type", "The semantic type information of data in the node, usually specified by the namespace of the payload (if any)",
 		func(c *Config) *string { return &c.Type }),
+	{
+		name: "mote#last_will", typ: FieldTextSingle,
+		label: "A payload the service publishes (as item last-will) for a publisher whose session is lost",
+		parse: func(vs []string) (func(*Config), string, string) {
+			s, reason := "", ""
+			if len(vs) > 1 {
+				return nil, "more than one value", ""
+			}
+			if len(vs) == 1 {
+				s = vs[0]
+			}
+			if reason = checkLastWill(s); reason != "" {
+				return nil, reason, s
+			}
+			return func(c *Config) { c.LastWill = s }, "", ""
+		},
+		format: func(c *Config) []string { return []string{c.LastWill} },
+		check:  func(c *Config) string { return checkLastWill(c.LastWill) },
+	},
 	intOption("pubsub#children_max", "The maximum number of child nodes that can be associated with a collection", false, 0,
 		func(c *Config) *int { return &c.ChildrenMax }),
+}
+
+// checkLastWill checks a last-will payload: empty, or one XML element.
+func checkLastWill(s string) string {
+	if s == "" {
+		return ""
+	}
+	if reason := checkText(s); reason != "" {
+		return reason
+	}
+	if _, err := xmlstream.ParseStanza([]byte(s)); err != nil {
+		return "not one XML element"
+	}
+	return ""
 }
 
 // single returns the one value of a single-valued field.

@@ -168,6 +168,7 @@ func fullConfig() Config {
 		Contact:  []jid.JID{jid.MustParse("a@example.com"), jid.MustParse("b@example.com/r")},
 		BodyXSLT: "http://x/b.xsl", DataformXSLT: "http://x/d.xsl", ItemReply: ItemReplyOwner,
 		PurgeOffline: true, TempSub: true, ChildrenMax: 7,
+		LastWill: "<status xmlns='urn:mote:device:0' state='offline'/>",
 	}
 }
 

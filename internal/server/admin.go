@@ -270,11 +270,40 @@ func (b adminBackend) Account(ctx context.Context, username string) (admin.Accou
 	if err != nil {
 		return admin.Account{}, apiError(err)
 	}
-	return b.account(a), nil
+	cert, err := b.s.store.Devices().CertLogin(ctx, a.Username)
+	if err != nil {
+		return admin.Account{}, err
+	}
+	policy := admin.LoginPassword
+	switch {
+	case cert && a.HasPassword:
+		policy = admin.LoginBoth
+	case cert:
+		policy = admin.LoginCertificate
+	}
+	return admin.Account{Username: a.Username, Created: a.Created.UTC(), LoginPolicy: policy, Presence: b.Presence(a.Username)}, nil
 }
 
-func (b adminBackend) account(a accounts.Account) admin.Account {
-	return admin.Account{Username: a.Username, Created: a.Created.UTC(), Presence: b.Presence(a.Username)}
+// SetLoginPolicy: a certificate-only account loses its password; the
+// others need one (set it first).
+func (b adminBackend) SetLoginPolicy(ctx context.Context, username, policy string) error {
+	a, err := accounts.Get(ctx, b.s.store.Users(), username)
+	if err != nil {
+		return apiError(err)
+	}
+	if policy != admin.LoginCertificate && !a.HasPassword {
+		return admin.Errorf(admin.CodeBadRequest, "the account has no password: set one first")
+	}
+	if policy == admin.LoginPassword {
+		return apiError(b.s.store.Devices().SetCertLogin(ctx, a.Username, false))
+	}
+	if err := b.s.allowCertLogin(ctx, a.Username); err != nil {
+		return apiError(err)
+	}
+	if policy == admin.LoginCertificate {
+		return apiError(b.s.store.Users().SetCredentials(ctx, a.Username, map[string]storage.SCRAMKey{}))
+	}
+	return nil
 }
 
 // Presence reads the session registry: the bound resources, and the

@@ -48,8 +48,9 @@ type Server struct {
 
 	stopReclaim chan struct{} // closed at shutdown; nil unless memory.reclaim_idle
 
-	ops ops // metrics and the admin listener (admin.go)
-	web web // the public HTTP listeners: WebSocket, host-meta (http.go)
+	ops     ops     // metrics and the admin listener (admin.go)
+	devices devices // the device CA and client-certificate logins (devices.go)
+	web     web     // the public HTTP listeners: WebSocket, host-meta (http.go)
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -109,6 +110,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if err := s.startModules(ctx, domain); err != nil {
 		return nil, err
 	}
+	certIdentities, err := s.initDevices(ctx, domain.Domain())
+	if err != nil {
+		return nil, err
+	}
 	s.registry.Seal()
 
 	s.c2s = c2s.NewServer(c2s.Config{
@@ -121,12 +126,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 			Secret:     secret,
 			AllowPLAIN: cfg.C2S.AllowPLAIN,
 			OnFailure:  s.ops.metrics.AuthFailure,
+
+			CertIdentities: certIdentities,
+			CertLogins:     s.certLogins(certIdentities),
 		}),
-		Sessions:      s.sessions,
-		Router:        s.router,
-		Modules:       s.registry,
-		Logger:        log.With("component", "c2s"),
-		OnStreamError: s.ops.metrics.StreamError,
+		RequestClientCert: certIdentities != nil,
+		Sessions:          s.sessions,
+		Router:            s.router,
+		Modules:           s.registry,
+		Logger:            log.With("component", "c2s"),
+		OnStreamError:     s.ops.metrics.StreamError,
 	})
 	if cfg.Memory.ReclaimIdle {
 		s.stopReclaim = make(chan struct{})

@@ -65,6 +65,7 @@ type Session struct {
 	interested atomic.Bool                    // requested the roster (§2.1.6)
 	announced  atomic.Bool                    // its initial presence was handled
 	carbons    atomic.Bool                    // Message Carbons enabled (XEP-0280)
+	lost       atomic.Bool                    // ended without a clean close (MarkLost)
 
 	mu       sync.Mutex
 	directed map[jid.JID]struct{} // guarded by mu; directed presence recipients (§4.6)
@@ -96,6 +97,15 @@ func (s *Session) Describe() ConnInfo {
 	}
 	return ConnInfo{}
 }
+
+// MarkLost records that the session ends without the client closing its
+// stream: the connection was lost or closed by the server, or a stream
+// management session was not resumed in time. The connection sets it
+// before the session-end hooks run (a device's last will, issue 8).
+func (s *Session) MarkLost() { s.lost.Store(true) }
+
+// Lost reports whether MarkLost was called.
+func (s *Session) Lost() bool { return s.lost.Load() }
 
 // BoundAt returns when the session was bound (a resumed session keeps the
 // time of its first binding).

@@ -63,7 +63,9 @@ type Users interface {
 	// not in keys are removed. ErrNotFound if there is no such account.
 	SetCredentials(ctx context.Context, username string, keys map[string]SCRAMKey) error
 	// DeleteUser removes the account and everything stored for it,
-	// atomically: credentials, roster, pending subscription requests,
+	// atomically: credentials, its device enrolment and certificate
+	// login (its certificates stay recorded, revoked, so that an account
+	// registered again under the name cannot use them), roster, pending subscription requests,
 	// offline messages, documents, blocklist, message archive (the
 	// Archive keyed by the username) and archiving preferences, and its
 	// PEP nodes
@@ -363,6 +365,8 @@ type Store interface {
 	Blocklists() Blocklists
 	// Archive returns the message archive store.
 	Archive() Archive
+	// Devices returns the device and certificate store.
+	Devices() Devices
 	// Close releases the backend. It must be safe to call once after use.
 	Close() error
 }

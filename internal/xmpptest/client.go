@@ -28,6 +28,9 @@ type Client struct {
 	JID    string // bound full JID
 	// Header is the last stream header received from the server.
 	Header *stanza.Element
+	// Certificate, when set before TLS starts, is presented as the
+	// client certificate (SASL EXTERNAL, XEP-0178).
+	Certificate *tls.Certificate
 }
 
 // Timeout bounds every read of a scripted client.
@@ -169,7 +172,11 @@ func (c *Client) StartTLS() *stanza.Element {
 
 func (c *Client) upgrade() {
 	c.t.Helper()
-	tc := tls.Client(c.Conn, &tls.Config{ServerName: c.Domain, InsecureSkipVerify: true})
+	cfg := &tls.Config{ServerName: c.Domain, InsecureSkipVerify: true}
+	if c.Certificate != nil {
+		cfg.Certificates = []tls.Certificate{*c.Certificate}
+	}
+	tc := tls.Client(c.Conn, cfg)
 	tc.SetDeadline(time.Now().Add(Timeout))
 	if err := tc.Handshake(); err != nil {
 		c.t.Fatalf("xmpptest: tls: %v", err)
@@ -182,6 +189,40 @@ func (c *Client) upgrade() {
 
 // TLSState returns the client's TLS connection state.
 func (c *Client) TLSState() tls.ConnectionState { return c.tls.ConnectionState() }
+
+// AuthExternal authenticates with SASL EXTERNAL (XEP-0178), the
+// authorization identity authzid ("" for none, sent as "="), and returns
+// the server's answer.
+func (c *Client) AuthExternal(authzid string) *stanza.Element {
+	c.t.Helper()
+	data := "="
+	if authzid != "" {
+		data = base64.StdEncoding.EncodeToString([]byte(authzid))
+	}
+	c.Send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>` + data + `</auth>`)
+	return c.NextElement()
+}
+
+// LoginCert logs in on the STARTTLS port with the client certificate in
+// the PEM bundle (key and certificate) by SASL EXTERNAL, and binds
+// resource.
+func LoginCert(t testing.TB, s *Server, bundle []byte, resource string) *Client {
+	t.Helper()
+	cert, err := tls.X509KeyPair(bundle, bundle)
+	if err != nil {
+		t.Fatalf("xmpptest: certificate bundle: %v", err)
+	}
+	c := Dial(t, s)
+	c.Certificate = &cert
+	c.OpenStream()
+	c.StartTLS()
+	if el := c.AuthExternal(""); el.Local != "success" {
+		t.Fatalf("xmpptest: EXTERNAL: %s", el)
+	}
+	c.Restart()
+	c.Bind(resource)
+	return c
+}
 
 // AuthPLAIN authenticates with SASL PLAIN and returns the server's answer
 // (<success/> or <failure/>).

@@ -35,12 +35,16 @@ const (
 // TestDashboardInBrowser: the dashboard in headless Chromium against the
 // real server. The script (testdata/browser/e2e.mjs) signs in (first
 // with a wrong token), and the test and the script take turns: the test
-// connects a device, the Devices page shows it online; the device
-// publishes a reading, the Nodes page shows the value; the script kicks
-// the device on the Sessions page, the device gets the stream error and
-// the session is gone. Screenshots of every view at desktop (1280×800) and
-// phone (390×844) widths go to $MOTE_ARTIFACTS/dashboard (or a temporary
-// directory).
+// connects a device, and provisioned devices log in with their
+// certificates and publish XEP-0323 readings; the Devices page shows them
+// online, with their groups and certificate expiry (a revoked one
+// flagged); a device publishes a reading, the Nodes page shows the value;
+// the Groups page shows the fleet's readings and positions while the
+// vehicles move and one loses its connection (its last will shows), and
+// a ward's monitor in alarm; the script kicks the device on the Sessions
+// page, the device gets the stream error and the session is gone.
+// Screenshots of every view at desktop (1280×800) and phone (390×844)
+// widths go to $MOTE_ARTIFACTS/dashboard (or a temporary directory).
 func TestDashboardInBrowser(t *testing.T) {
 	node, chromium := browserTools(t)
 	out := artefacts(t)
@@ -76,9 +80,34 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	traffic(t, s, service)
 
-	cfg, _ := json.Marshal(map[string]string{
+	// Provisioned devices (issue 8): vehicles in the group fleet, bedside
+	// monitors in ward1, and a sensor whose certificate is revoked.
+	bundles := map[string][]byte{}
+	for _, d := range []struct{ name, group string }{
+		{"truck-1", "fleet"}, {"truck-2", "fleet"}, {"truck-3", "fleet"},
+		{"monitor-1", "ward1"}, {"monitor-2", "ward1"}, {"old-sensor", ""},
+	} {
+		bundles[d.name] = provision(t, s, d.name, d.group)
+	}
+	if status, body := s.Admin(t, "POST", "/api/v1/devices/old-sensor/revoke", nil); status != 204 {
+		t.Fatalf("revoke: %d %s", status, body)
+	}
+	devices := map[string]*xmpptest.Client{}
+	// drive publishes the vehicles' readings at step i of their tracks.
+	drive := func(i int, names ...string) {
+		for _, n := range names {
+			publish(t, devices[n], service, "devices/"+n, track(n, i))
+		}
+	}
+
+	cfg, _ := json.Marshal(map[string]any{
 		"url": s.AdminURL(), "token": s.AdminToken(), "chromium": chromium, "out": out,
 		"device": device + "@" + s.Domain(), "resource": resource, "node": temperature, "value": reading,
+		"fleet": "fleet", "ward": "ward1", "truck": "truck-1", "lost": "truck-3", "revoked": "old-sensor",
+		"monitor": "monitor-1", "alarmed": "monitor-2",
+		// truck-1's latitude as the table shows it, at each step.
+		"track": []string{position("truck-1", 0)[0] + "°", position("truck-1", 1)[0] + "°",
+			position("truck-1", 2)[0] + "°", position("truck-1", 3)[0] + "°"},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -117,16 +146,37 @@ func TestDashboardInBrowser(t *testing.T) {
 		name string
 		act  func()
 	}{
-		// Signed in: the device comes online.
+		// Signed in: the device comes online, and the provisioned devices
+		// log in with their certificates and publish a first reading; a
+		// monitor raises an alarm after its reading.
 		{"logged-in", func() {
 			dev = login(t, s, device, resource)
 			dev.Send(`<presence><priority>5</priority></presence>`)
+			for _, n := range []string{"truck-1", "truck-2", "truck-3", "monitor-1", "monitor-2"} {
+				devices[n] = xmpptest.LoginCert(t, s, bundles[n], "sim")
+				devices[n].Send(`<presence/>`)
+			}
+			drive(0, "truck-1", "truck-2", "truck-3")
+			publish(t, devices["monitor-1"], service, "devices/monitor-1", sensorData("monitor-1",
+				"heartRate", "72", "bpm", "spo2", "98", "%", "bloodPressureSystolic", "118", "mmHg", "bloodPressureDiastolic", "76", "mmHg"))
+			publish(t, devices["monitor-2"], service, "devices/monitor-2", sensorData("monitor-2",
+				"heartRate", "96", "bpm", "spo2", "95", "%", "bloodPressureSystolic", "131", "mmHg", "bloodPressureDiastolic", "84", "mmHg"))
+			publish(t, devices["monitor-2"], service, "devices/monitor-2",
+				`<alarm xmlns='urn:mote:sim:0' field='heartRate' value='142' low='50' high='120' timestamp='2026-11-24T15:00:01Z'/>`)
 		}},
 		// The Devices page showed it: it publishes a reading.
 		{"device-online", func() {
 			publish(t, dev, service, temperature, `<reading xmlns='urn:example:sensor' unit='C'>`+reading+`</reading>`)
 		}},
 		{"reading-shown", func() {}},
+		// The Groups page showed the fleet: the vehicles move on, and
+		// truck-3 loses its connection (the server publishes its last
+		// will).
+		{"fleet-shown", func() {
+			drive(1, "truck-1", "truck-2")
+			devices["truck-3"].Drop()
+		}},
+		{"fleet-moved", func() { drive(2, "truck-1", "truck-2") }},
 		// The script kicked it: its stream ends with policy-violation and
 		// the session leaves the list.
 		{"kicked", func() {
@@ -141,6 +191,8 @@ func TestDashboardInBrowser(t *testing.T) {
 			dev = login(t, s, device, resource)
 			dev.Send(`<presence><priority>5</priority></presence>`)
 		}},
+		// The phone showed the fleet: the vehicles move on (a trail).
+		{"phone-fleet", func() { drive(3, "truck-1", "truck-2") }},
 	}
 
 	sc := bufio.NewScanner(stdout)
@@ -181,7 +233,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("e2e.mjs skipped steps: did %v", done)
 	}
 	pngs, _ := filepath.Glob(filepath.Join(out, "*.png"))
-	if shots < 12 || len(pngs) != shots {
+	if shots < 24 || len(pngs) != shots {
 		t.Fatalf("%d screenshots reported, %d in %s", shots, len(pngs), out)
 	}
 }
@@ -270,6 +322,53 @@ func iq(t *testing.T, c *xmpptest.Client, to, typ, payload string) *stanza.Eleme
 func publish(t *testing.T, c *xmpptest.Client, service, node, payload string) {
 	t.Helper()
 	iq(t, c, service, "set", `<pubsub xmlns='`+nsPubSub+`'><publish node='`+node+`'><item>`+payload+`</item></publish></pubsub>`)
+}
+
+// provision provisions a device in group over the admin API and returns
+// its certificate bundle.
+func provision(t *testing.T, s *xmpptest.Server, name, group string) []byte {
+	t.Helper()
+	status, body := s.Admin(t, "POST", "/api/v1/devices", map[string]string{"name": name, "group": group})
+	var p struct {
+		Bundle string `json:"bundle"`
+	}
+	if status != 201 || json.Unmarshal(body, &p) != nil || p.Bundle == "" {
+		t.Fatalf("provision %s: %d %s", name, status, body)
+	}
+	return []byte(p.Bundle)
+}
+
+// sensorData is an XEP-0323 reading of device with the numeric fields
+// name, value, unit, ...
+func sensorData(device string, fields ...string) string {
+	var b strings.Builder
+	b.WriteString(`<fields xmlns='urn:xmpp:iot:sensordata' seqnr='0' done='true'><node nodeId='` + device +
+		`'><timestamp value='` + time.Now().UTC().Format(time.RFC3339) + `'>`)
+	for i := 0; i+2 < len(fields); i += 3 {
+		fmt.Fprintf(&b, `<numeric name='%s' momentary='true' automaticReadout='true' value='%s' unit='%s'/>`,
+			fields[i], fields[i+1], fields[i+2])
+	}
+	b.WriteString(`</timestamp></node></fields>`)
+	return b.String()
+}
+
+// position returns vehicle's latitude and longitude at step i of its
+// track (near Berlin's Alexanderplatz), as published.
+func position(vehicle string, i int) [2]string {
+	start := map[string][2]float64{"truck-1": {52.5200, 13.4000}, "truck-2": {52.5180, 13.4090}, "truck-3": {52.5232, 13.4066}}[vehicle]
+	heading := map[string][2]float64{"truck-1": {0.0007, 0.0011}, "truck-2": {0.0004, -0.0013}}[vehicle]
+	return [2]string{
+		fmt.Sprintf("%.6f", start[0]+float64(i)*heading[0]),
+		fmt.Sprintf("%.6f", start[1]+float64(i)*heading[1]),
+	}
+}
+
+// track is vehicle's reading at step i of its track.
+func track(vehicle string, i int) string {
+	p := position(vehicle, i)
+	speed := map[string]string{"truck-1": "42.5", "truck-2": "37.0", "truck-3": "0.0"}[vehicle]
+	fuel := fmt.Sprintf("%.1f", 64.0-float64(i)*0.4)
+	return sensorData(vehicle, "latitude", p[0], "°", "longitude", p[1], "°", "speed", speed, "km/h", "fuel", fuel, "%")
 }
 
 // nodeConfig is a node configuration form (XEP-0060 §16.4.4) with the

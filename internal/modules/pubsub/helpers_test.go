@@ -240,7 +240,7 @@ func form(formType string, fields ...string) string {
 		b.WriteString(`<field var='FORM_TYPE' type='hidden'><value>` + formType + `</value></field>`)
 	}
 	for i := 0; i+1 < len(fields); i += 2 {
-		b.WriteString(`<field var='` + fields[i] + `'><value>` + fields[i+1] + `</value></field>`)
+		b.WriteString(`<field var='` + fields[i] + `'><value>` + string(stanza.AppendEscaped(nil, fields[i+1], false)) + `</value></field>`)
 	}
 	b.WriteString(`</x>`)
 	return b.String()

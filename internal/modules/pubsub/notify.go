@@ -415,6 +415,7 @@ func (sv *service) includesPublisher(ctx context.Context, id ps.NodeID) bool {
 // nodeChanged drops what is cached about a node after its configuration
 // changed or it was created or deleted.
 func (sv *service) nodeChanged(id ps.NodeID) {
+	sv.wills.invalidate()
 	sv.irMu.Lock()
 	sv.itemReply.Delete(id)
 	sv.irGen++

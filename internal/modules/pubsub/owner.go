@@ -296,6 +296,8 @@ func (sv *service) setAffiliations(ctx context.Context, a ps.Actor, node ps.Node
 		changes = append(changes, ps.Affiliated{JID: j, Affiliation: af})
 	}
 	err := sv.svc.SetAffiliations(ctx, a, node, changes)
+	sv.nodeChanged(node) // some may have changed even on error
+
 	var pe *ps.PartialError
 	if errors.As(err, &pe) {
 		list := stanza.NewElement(NSOwner, "affiliations", "node", string(node))

@@ -277,6 +277,7 @@ func (m *Module) Start(ctx context.Context, h module.Host) error {
 	go m.expireLoop()
 	h.AddService(comp.from, m.cfg.Name, comp.handle)
 	h.OnAccountRemoved(20, m.accountRemoved)
+	h.OnSessionEnd(30, m.sessionEnd)
 	h.OnRosterChange(m.rosterChanged)
 	return nil
 }
@@ -442,6 +443,7 @@ func (sv *service) forget(ctx context.Context, account jid.JID) {
 			sv.nodeChanged(af.Node)
 		} else {
 			err = sv.svc.SetAffiliations(ctx, a, af.Node, []ps.Affiliated{{JID: account, Affiliation: ps.AffNone}})
+			sv.nodeChanged(af.Node)
 		}
 		if err != nil && !errors.Is(err, ps.ErrNodeNotFound) {
 			sv.log.Error("removing affiliation of a removed account", "service", sv.from, "node", string(af.Node), "err", err)

@@ -33,6 +33,9 @@ type service struct {
 	itemReply sync.Map   // ps.NodeID -> bool
 	irMu      sync.Mutex // serialises the changes of itemReply
 	irGen     uint64     // guarded by irMu; counts invalidations
+
+	// wills caches the last wills of the component's nodes (lastwill.go).
+	wills wills
 }
 
 // newService returns the XMPP face of a service at the address j; owner

@@ -195,6 +195,29 @@ var migrations = []string{
 		jid      TEXT NOT NULL,
 		PRIMARY KEY (username, always, jid)
 	) STRICT, WITHOUT ROWID;`,
+
+	// 5: devices (issue 8). devices enrols accounts in groups;
+	// cert_logins lists the accounts that may log in with a client
+	// certificate; certificates records every certificate the device CA
+	// issued, revoked ones too (revoked is Unix seconds, NULL while
+	// valid). A deleted account's certificates stay, revoked.
+	`CREATE TABLE devices (
+		username TEXT PRIMARY KEY NOT NULL REFERENCES users (username) ON DELETE CASCADE,
+		grp      TEXT NOT NULL,
+		created  INTEGER NOT NULL
+	) STRICT, WITHOUT ROWID;
+	CREATE TABLE cert_logins (
+		username TEXT PRIMARY KEY NOT NULL REFERENCES users (username) ON DELETE CASCADE
+	) STRICT, WITHOUT ROWID;
+	CREATE TABLE certificates (
+		serial    TEXT PRIMARY KEY NOT NULL,
+		username  TEXT NOT NULL,
+		issued    INTEGER NOT NULL,
+		not_after INTEGER NOT NULL,
+		revoked   INTEGER
+	) STRICT, WITHOUT ROWID;
+	CREATE INDEX certificates_username ON certificates (username, issued);
+	CREATE INDEX certificates_revoked ON certificates (revoked) WHERE revoked IS NOT NULL;`,
 }
 
 // SchemaVersionError reports a database whose schema is newer than this

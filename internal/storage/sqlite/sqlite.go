@@ -87,6 +87,7 @@ type Store struct {
 	documents  documents
 	blocklists blocklists
 	archive    archive
+	devices    devices
 	// getUser is the prepared login query (see getUserSQL).
 	getUser *sql.Stmt
 	// stmts caches prepared reader statements by their SQL text: parsing
@@ -178,6 +179,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s.documents = documents{s: s}
 	s.blocklists = blocklists{s: s}
 	s.archive = archive{s: s}
+	s.devices = devices{s: s}
 	go s.commitLoop()
 	return s, nil
 }
@@ -256,6 +258,9 @@ func (s *Store) Blocklists() storage.Blocklists { return &s.blocklists }
 
 // Archive returns the message archive store.
 func (s *Store) Archive() storage.Archive { return &s.archive }
+
+// Devices returns the device and certificate store.
+func (s *Store) Devices() storage.Devices { return &s.devices }
 
 // Close waits for the group commit of the writes already requested, then
 // closes both connection pools. The WAL is checkpointed by SQLite when the

@@ -115,6 +115,12 @@ func (u *users) SetCredentials(ctx context.Context, username string, keys map[st
 // PEP nodes), all in one transaction.
 func (u *users) DeleteUser(ctx context.Context, username string) error {
 	err := u.s.write(ctx, func(tx *sql.Tx) error {
+		// The account's certificates stay recorded, revoked (devices and
+		// cert_logins go with the account, ON DELETE CASCADE).
+		if _, err := tx.ExecContext(ctx, `UPDATE certificates SET revoked = ? WHERE username = ? AND revoked IS NULL`,
+			time.Now().Unix(), username); err != nil {
+			return fmt.Errorf("certificates: %w", err)
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE username = ?`, username)
 		if err != nil {
 			return err

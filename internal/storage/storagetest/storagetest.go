@@ -30,5 +30,6 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Documents", func(t *testing.T) { TestDocuments(t, open) })
 	t.Run("Blocklists", func(t *testing.T) { TestBlocklists(t, open) })
 	t.Run("Archive", func(t *testing.T) { TestArchive(t, open) })
+	t.Run("Devices", func(t *testing.T) { TestDevices(t, open) })
 	t.Run("DeleteUser", func(t *testing.T) { TestDeleteUser(t, open) })
 }

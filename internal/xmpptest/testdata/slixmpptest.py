@@ -20,8 +20,8 @@ class Client(slixmpp.ClientXMPP):
     accepted; ready resolves once started() has run after login (or fails
     with the authentication), gone once the connection is closed."""
 
-    def __init__(self, jid, password):
-        super().__init__(jid, password)
+    def __init__(self, jid, password, **kwargs):
+        super().__init__(jid, password, **kwargs)
         self.ssl_context.check_hostname = False
         self.ssl_context.verify_mode = ssl.CERT_NONE
         loop = asyncio.get_event_loop()

@@ -1,18 +1,20 @@
 // app.js: the dashboard's shell: login with the admin token, hash
-// routing between the views (#overview, #devices, #nodes, #sessions),
-// and polling: every 2 s while the tab is visible, the statistics (for
-// the overview's charts, whichever view shows) and the shown view.
+// routing between the views (#overview, #devices, #groups, #nodes,
+// #sessions; #groups/NAME shows a group), and polling: every 2 s while
+// the tab is visible, the statistics (for the overview's charts,
+// whichever view shows) and the shown view.
 
 import { $, updateTimes } from "./dom.js";
 import { get, token, onUnauthorized } from "./api.js";
 import { Overview } from "./overview.js";
 import { Devices } from "./devices.js";
+import { Groups } from "./groups.js";
 import { Nodes } from "./nodes.js";
 import { Sessions } from "./sessions.js";
 
 const INTERVAL_MS = 2000;
 
-const TITLES = { overview: "Overview", devices: "Devices", nodes: "Pubsub nodes", sessions: "Sessions" };
+const TITLES = { overview: "Overview", devices: "Devices", groups: "Groups", nodes: "Pubsub nodes", sessions: "Sessions" };
 
 let views; // name -> view, made at the first sign-in
 let current = "overview";
@@ -70,9 +72,19 @@ async function poll() {
   if (mine === round && signedIn) timer = setTimeout(poll, INTERVAL_MS);
 }
 
+// route shows the view of the address: #VIEW, or #VIEW/ARG for a view
+// that takes an argument (the group of #groups/NAME).
 function route() {
-  const name = location.hash.slice(1);
-  if (!TITLES[name]) {
+  const hash = location.hash.slice(1);
+  const slash = hash.indexOf("/");
+  const name = slash < 0 ? hash : hash.slice(0, slash);
+  let arg = "";
+  try {
+    arg = slash < 0 ? "" : decodeURIComponent(hash.slice(slash + 1));
+  } catch {
+    // not percent-encoded: no argument
+  }
+  if (!Object.hasOwn(TITLES, name)) {
     history.replaceState(null, "", "#overview");
     return route();
   }
@@ -83,14 +95,18 @@ function route() {
     else a.removeAttribute("aria-current");
   }
   document.title = `${TITLES[name]} · mote`;
-  if (signedIn) poll();
+  if (signedIn) {
+    views[name].route?.(arg);
+    poll();
+  }
 }
 
 function enter() {
   signedIn = true;
   views ??= {
     overview: new Overview(),
-    devices: new Devices(),
+    devices: new Devices(report),
+    groups: new Groups(),
     nodes: new Nodes(report),
     sessions: new Sessions({ report, toast }),
   };

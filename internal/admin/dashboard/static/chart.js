@@ -4,6 +4,8 @@
 // round maximum. Colours come from CSS custom properties on the canvas
 // (--series-1, --series-2, --grid, --axis), so the theme styles it.
 
+import { canvas2d } from "./dom.js";
+
 export class LineChart {
   // series: [{key, label}]; windowMs: the visible span.
   constructor(canvas, series, { windowMs = 5 * 60_000 } = {}) {
@@ -32,19 +34,9 @@ export class LineChart {
 
   draw(now = Date.now()) {
     const c = this.canvas;
-    const w = c.clientWidth, hgt = c.clientHeight;
-    if (w === 0 || hgt === 0) return; // hidden
-    const dpr = window.devicePixelRatio || 1;
-    if (c.width !== Math.round(w * dpr) || c.height !== Math.round(hgt * dpr)) {
-      c.width = Math.round(w * dpr);
-      c.height = Math.round(hgt * dpr);
-    }
-    const g = c.getContext("2d");
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
-    g.clearRect(0, 0, w, hgt);
-
-    const css = getComputedStyle(c);
-    const color = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
+    const cv = canvas2d(c);
+    if (!cv) return; // hidden
+    const { g, w, hgt, css, color } = cv;
     const font = `12px ${css.fontFamily}`;
     g.font = font;
 

@@ -136,3 +136,23 @@ export function updateTimes(root = document) {
     if (el.textContent !== s) el.textContent = s;
   }
 }
+
+// canvas2d sizes canvas for its CSS box at the device's pixel ratio and
+// returns a cleared 2D context drawing in CSS pixels, with the box's
+// width and height and a reader of the canvas's CSS custom properties;
+// null while the canvas is hidden.
+export function canvas2d(canvas) {
+  const w = canvas.clientWidth, hgt = canvas.clientHeight;
+  if (w === 0 || hgt === 0) return null;
+  const dpr = window.devicePixelRatio || 1;
+  if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(hgt * dpr)) {
+    canvas.width = Math.round(w * dpr);
+    canvas.height = Math.round(hgt * dpr);
+  }
+  const g = canvas.getContext("2d");
+  g.setTransform(dpr, 0, 0, dpr, 0, 0);
+  g.clearRect(0, 0, w, hgt);
+  const css = getComputedStyle(canvas);
+  const color = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
+  return { g, w, hgt, css, color };
+}

@@ -15,14 +15,17 @@
 //
 // Failures go to stderr as "FAIL: ..." with a screenshot fail-*.png, and
 // the exit status is 1. CONFIG_JSON is {url, token, chromium, out, device,
-// resource, node, value}.
+// resource, node, value, fleet, ward, truck, lost, revoked, monitor,
+// alarmed, track}: the groups, the provisioned devices the script checks
+// and the latitudes the truck reports, step by step.
 
 import { chromium } from "playwright-core";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
 
 const cfg = JSON.parse(process.argv[2] ?? "{}");
-for (const k of ["url", "token", "chromium", "out", "device", "resource", "node", "value"]) {
+for (const k of ["url", "token", "chromium", "out", "device", "resource", "node", "value", "fleet", "ward", "truck", "lost",
+  "revoked", "monitor", "alarmed", "track"]) {
   if (!cfg[k]) {
     console.error(`usage: e2e.mjs CONFIG_JSON (missing ${k})`);
     process.exit(2);
@@ -47,10 +50,12 @@ const log = (...a) => console.log("LOG", ...a);
 
 let shotPage = null; // the page a failure screenshot shows
 // shot saves a screenshot of the whole page, or of the viewport only
-// (for a modal dialog, whose backdrop covers the viewport).
-async function shot(page, name, { fullPage = true } = {}) {
+// (for a modal dialog, whose backdrop covers the viewport), or of one
+// element.
+async function shot(page, name, { fullPage = true, element = null } = {}) {
   const file = join(cfg.out, `${name}.png`);
-  await page.screenshot({ path: file, fullPage, animations: "disabled" });
+  if (element) await element.screenshot({ path: file, animations: "disabled" });
+  else await page.screenshot({ path: file, fullPage, animations: "disabled" });
   console.log(`SHOT ${file}`);
 }
 
@@ -104,6 +109,48 @@ const deviceRow = (page, online) =>
   page.locator(`[data-testid="device-row"][data-username="${username}"][data-online="${online}"]`);
 const sessionRow = (page) => page.locator(`[data-testid="session-row"][data-jid="${deviceJID}"]`);
 const nodeCard = (page) => page.locator(`[data-testid="node-card"][data-node="${cfg.node}"]`);
+const accountRow = (page, name) => page.locator(`[data-testid="device-row"][data-username="${name}"]`);
+const groupRow = (page, name) => page.locator(`[data-testid="group-row"][data-device="${name}"]`);
+const cell = (page, name, field) => groupRow(page, name).locator(`[data-field="${field}"]`);
+const plot = (page) => page.getByTestId("fleet-plot");
+
+// latitude waits until the truck's row shows its latitude at step i of
+// its track.
+async function latitude(page, i) {
+  await cell(page, cfg.truck, "latitude").filter({ hasText: new RegExp(`^${cfg.track[i].replace(".", "\\.")}$`) }).waitFor();
+}
+
+// group chooses a group by its tile.
+async function group(page, name) {
+  await page.locator(`[data-testid="group-tile"][data-group="${name}"]`).click();
+  await page.locator(`[data-testid="group-tile"][data-group="${name}"][aria-current="true"]`).waitFor();
+  await page.locator("#group-title").filter({ hasText: name }).waitFor();
+}
+
+// provisioned checks the provisioned devices on the Devices page: the
+// truck with its group and a certificate valid for two years, the
+// revoked sensor flagged.
+async function provisioned(page) {
+  const truck = accountRow(page, cfg.truck);
+  await truck.and(page.locator('[data-kind="device"][data-online="true"]')).waitFor();
+  const groupName = await truck.getByTestId("device-group").textContent();
+  if (groupName !== cfg.fleet) throw new Error(`the truck's group: ${groupName}`);
+  const cert = truck.getByTestId("device-cert");
+  const when = await cert.getByTestId("device-cert-when").textContent();
+  if ((await cert.getAttribute("data-cert")) !== "ok" || !/^In 7[23]\d days$/.test(when)) {
+    throw new Error(`the truck's certificate: ${await cert.textContent()}`);
+  }
+  if (!(await cert.textContent()).includes(String(new Date().getFullYear() + 2))) {
+    throw new Error(`the truck's certificate date: ${await cert.textContent()}`);
+  }
+  const revoked = accountRow(page, cfg.revoked).getByTestId("device-cert");
+  if ((await revoked.getAttribute("data-cert")) !== "revoked") throw new Error(`the revoked certificate: ${await revoked.textContent()}`);
+  // A plain account shows no certificate.
+  if ((await accountRow(page, username).getAttribute("data-kind")) !== "account" ||
+    (await accountRow(page, username).getByTestId("device-cert").count()) !== 0) {
+    throw new Error("a plain account shows as a device");
+  }
+}
 
 try {
   // Desktop.
@@ -138,7 +185,18 @@ try {
   await page.getByTestId("devices-filter").fill(username);
   if ((await page.getByTestId("device-row").count()) !== 1) throw new Error("the filter did not narrow the list");
   await page.getByTestId("devices-filter").fill("");
+  await provisioned(page);
   await shot(page, "desktop-devices");
+  // The devices alone: no plain account.
+  await page.getByTestId("devices-kind-devices").click();
+  await deviceRow(page, true).waitFor({ state: "detached" });
+  await accountRow(page, cfg.revoked).waitFor();
+  if ((await page.locator('[data-testid="device-row"][data-kind="account"]').count()) !== 0) {
+    throw new Error("the devices' list shows accounts");
+  }
+  await shot(page, "desktop-devices-only");
+  await page.getByTestId("devices-kind-all").click();
+  await deviceRow(page, true).waitFor();
   await sync("device-online");
 
   // The test published a reading: its value shows on the node's card.
@@ -158,6 +216,35 @@ try {
   await page.getByTestId("node-detail-close").click();
   await page.getByTestId("node-detail").waitFor({ state: "hidden" });
   await sync("reading-shown");
+
+  // The groups: the first, fleet, shows its vehicles' readings and
+  // positions.
+  await view(page, "groups");
+  await page.locator(`[data-testid="group-tile"][data-group="${cfg.fleet}"][aria-current="true"]`).waitFor();
+  await latitude(page, 0);
+  const speed = await cell(page, cfg.truck, "speed").textContent();
+  if (speed !== "42.5 km/h") throw new Error(`the truck's speed: ${speed}`);
+  await page.locator('[data-testid="fleet-plot"][data-devices="3"][data-online="3"]').waitFor();
+  await sync("fleet-shown");
+  // They moved, and truck-3's connection was lost: its last will shows,
+  // and the plot keeps it, grey, where it was.
+  await latitude(page, 1);
+  await groupRow(page, cfg.lost).getByTestId("group-state").filter({ hasText: "Offline (last will)" }).waitFor();
+  await page.locator('[data-testid="fleet-plot"][data-devices="3"][data-online="2"]').waitFor();
+  await sync("fleet-moved");
+  await latitude(page, 2);
+  // Each moving vehicle has a trail of its two earlier positions.
+  await page.locator('[data-testid="fleet-plot"][data-trail="4"]').waitFor();
+  await shot(page, "desktop-groups");
+  await shot(page, "desktop-fleet-plot", { element: page.getByTestId("fleet") });
+  // The ward: a monitor in alarm, its heart rate out of range.
+  await group(page, cfg.ward);
+  await cell(page, cfg.monitor, "heartRate").filter({ hasText: /^72 bpm$/ }).waitFor();
+  await groupRow(page, cfg.alarmed).and(page.locator('[data-alarm="heartRate"]')).waitFor();
+  const alarmed = await cell(page, cfg.alarmed, "heartRate").textContent();
+  if (!alarmed.includes("142 bpm")) throw new Error(`the alarm's value: ${alarmed}`);
+  if (!(await page.getByTestId("fleet").isHidden())) throw new Error("the ward has positions");
+  await shot(page, "desktop-group-ward");
 
   // Kick the device's session, confirming in the page.
   await view(page, "sessions");
@@ -181,6 +268,11 @@ try {
   await shot(page, "desktop-overview-dark");
   await view(page, "nodes");
   await shot(page, "desktop-nodes-dark");
+  await view(page, "groups");
+  await group(page, cfg.fleet);
+  await latitude(page, 2);
+  await page.locator("#toast").waitFor({ state: "hidden" }); // the kick's
+  await shot(page, "desktop-groups-dark");
   await page.emulateMedia({ colorScheme: "light" });
   // Logging out forgets the token.
   await page.getByTestId("logout").click();
@@ -201,7 +293,19 @@ try {
   await shot(page, "phone-overview");
   await view(page, "devices");
   await deviceRow(page, true).waitFor();
+  await provisioned(page);
   await shot(page, "phone-devices");
+  // The fleet on the phone: the vehicles move on, leaving a trail.
+  await view(page, "groups");
+  await latitude(page, 2);
+  await sync("phone-fleet");
+  await latitude(page, 3);
+  await page.locator('[data-testid="fleet-plot"][data-trail="2"]').waitFor();
+  await shot(page, "phone-groups");
+  await shot(page, "phone-fleet-plot", { element: page.getByTestId("fleet") });
+  await group(page, cfg.ward);
+  await groupRow(page, cfg.alarmed).and(page.locator('[data-alarm="heartRate"]')).waitFor();
+  await shot(page, "phone-group-ward");
   await view(page, "nodes");
   await nodeCard(page).getByTestId("node-value").waitFor();
   await shot(page, "phone-nodes");
