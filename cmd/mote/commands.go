@@ -68,6 +68,7 @@ func newRootCommand() *cobra.Command {
 		},
 		userCommand(load),
 		deviceCommand(load),
+		migrateCommand(),
 	)
 	return root
 }

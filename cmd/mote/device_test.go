@@ -16,7 +16,7 @@ import (
 // admin API on a free port and returns the directory and the c2s address.
 // c2s adds settings to the c2s section (YAML flow mapping entries, such
 // as "resume_timeout: 2s").
-func startFleetServer(t *testing.T, c2s string) (dir, addr string) {
+func startFleetServer(t *testing.T, c2s string) (dir, addr string, srv *exec.Cmd) {
 	t.Helper()
 	dir = t.TempDir()
 	addr = freePort(t)
@@ -28,8 +28,18 @@ func startFleetServer(t *testing.T, c2s string) (dir, addr string) {
 	if err := os.WriteFile(filepath.Join(dir, "mote.yaml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	serveMote(t, dir)
-	return dir, addr
+	srv, _ = serveMote(t, dir)
+	return dir, addr, srv
+}
+
+// mustPair loads a key and certificate bundle.
+func mustPair(t *testing.T, bundle []byte) tls.Certificate {
+	t.Helper()
+	cert, err := tls.X509KeyPair(bundle, bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
 }
 
 // TestDeviceCommands: `mote device enrol` provisions a CSV of devices
@@ -37,7 +47,7 @@ func startFleetServer(t *testing.T, c2s string) (dir, addr string) {
 // bundles; each logs in with its certificate; list, revoke, reissue and
 // remove work.
 func TestDeviceCommands(t *testing.T) {
-	dir, addr := startFleetServer(t, "")
+	dir, addr, _ := startFleetServer(t, "")
 	var csv strings.Builder
 	csv.WriteString("name,group\n")
 	for i := range 5 {

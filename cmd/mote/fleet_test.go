@@ -30,7 +30,7 @@ func TestFleetEndToEnd(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", sim, "../motesim").CombinedOutput(); err != nil {
 		t.Fatalf("build motesim: %v\n%s", err, out)
 	}
-	dir, addr := startFleetServer(t, "resume_timeout: 2s")
+	dir, addr, _ := startFleetServer(t, "resume_timeout: 2s")
 	var csv strings.Builder
 	for i := range n {
 		fmt.Fprintf(&csv, "monitor-%02d,ward1\n", i)

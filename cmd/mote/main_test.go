@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mote-xmpp/mote/internal/storage/pgtest"
 	"github.com/mote-xmpp/mote/internal/xmpptest"
 	"github.com/mote-xmpp/mote/stanza"
 )
@@ -34,6 +35,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	if err := pgtest.Stop(); err != nil { // the throwaway PostgreSQL of migrate_test.go
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

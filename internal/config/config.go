@@ -188,10 +188,16 @@ type C2SConfig struct {
 
 // Storage selects the backend.
 type Storage struct {
-	// Driver is "sqlite" (embedded, the default).
+	// Driver is "sqlite" (embedded, the default) or "postgres".
 	Driver string `yaml:"driver"`
 	// Path of the SQLite database; relative paths are under DataDir.
 	Path string `yaml:"path"`
+	// DSN is the PostgreSQL connection string (a postgres:// URL or
+	// key=value pairs); the MOTE_POSTGRES_DSN environment variable
+	// overrides it, so that a password need not be in the file.
+	DSN string `yaml:"dsn"`
+	// MaxConns bounds the PostgreSQL connection pool.
+	MaxConns int `yaml:"max_conns"`
 }
 
 // ModulesTree holds each module's raw section; each module decodes its own
@@ -235,7 +241,7 @@ func Default() *Config {
 		Admin: AdminConfig{Listen: "127.0.0.1:5380"},
 		Devices: DevicesConfig{CA: true, CertificateValidity: 2 * 365 * 24 * time.Hour,
 			LastWill: "<status xmlns='urn:mote:device:0' state='offline'/>"},
-		Storage: Storage{Driver: "sqlite", Path: "mote.db"},
+		Storage: Storage{Driver: "sqlite", Path: "mote.db", MaxConns: 16},
 		Memory:  MemoryConfig{ReclaimIdle: true},
 	}
 }
@@ -365,8 +371,15 @@ func (c *Config) Validate() error {
 	}
 	switch c.Storage.Driver {
 	case "sqlite":
+	case "postgres":
+		if c.Storage.DSN == "" && os.Getenv("MOTE_POSTGRES_DSN") == "" {
+			errs = append(errs, errors.New("storage.dsn (or MOTE_POSTGRES_DSN) is required with storage.driver postgres"))
+		}
 	default:
-		errs = append(errs, fmt.Errorf("storage.driver %q is not supported (sqlite)", c.Storage.Driver))
+		errs = append(errs, fmt.Errorf("storage.driver %q is not supported (sqlite, postgres)", c.Storage.Driver))
+	}
+	if c.Storage.MaxConns < 1 {
+		errs = append(errs, errors.New("storage.max_conns must be at least 1"))
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

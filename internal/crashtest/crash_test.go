@@ -18,6 +18,9 @@ import (
 	"time"
 
 	"github.com/mote-xmpp/mote/internal/accounts"
+	"github.com/mote-xmpp/mote/internal/storage"
+	"github.com/mote-xmpp/mote/internal/storage/pgtest"
+	"github.com/mote-xmpp/mote/internal/storage/postgres"
 	"github.com/mote-xmpp/mote/internal/storage/sqlite"
 	"github.com/mote-xmpp/mote/stanza"
 )
@@ -47,6 +50,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	if err := pgtest.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -61,12 +68,23 @@ type server struct {
 }
 
 // newServer prepares a data directory with the accounts and a
-// configuration on a free loopback port.
-func newServer(t *testing.T, users []string) *server {
+// configuration on a free loopback port, storing in backend: the embedded
+// SQLite database, or a fresh PostgreSQL database (pgtest).
+func newServer(t *testing.T, backend string, users []string) *server {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "mote.db"))
+	var st storage.Store
+	var err error
+	storageCfg := ""
+	switch backend {
+	case "sqlite":
+		st, err = sqlite.Open(ctx, filepath.Join(dir, "mote.db"))
+	case "postgres":
+		dsn := pgtest.DSN(t)
+		storageCfg = fmt.Sprintf("storage: {driver: postgres, dsn: %q}\n", dsn)
+		st, err = postgres.Open(ctx, dsn, postgres.Options{MaxConns: 2})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +102,7 @@ func newServer(t *testing.T, users []string) *server {
 	l.Close()
 	cfg := fmt.Sprintf("domain: %s\ndata_dir: %s\nlog: {level: warn}\nc2s:\n  listen: %q\n  direct_tls_listen: \"\"\n"+
 		"admin: {listen: \"\"}\nhttp: {listen: \"\", tls_listen: \"\"}\n"+
-		"modules:\n  offline: {max_messages: 100000}\n", domain, dir, addr)
+		"modules:\n  offline: {max_messages: 100000}\n%s", domain, dir, addr, storageCfg)
 	if err := os.WriteFile(filepath.Join(dir, "mote.yaml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -137,12 +155,14 @@ func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test: starts and kills server processes")
 	}
-	for _, seed := range []uint64{1, 2, 3} {
-		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { crash(t, seed) })
+	for _, backend := range []string{"sqlite", "postgres"} {
+		for _, seed := range []uint64{1, 2, 3} {
+			t.Run(fmt.Sprint(backend, "/seed=", seed), func(t *testing.T) { crash(t, backend, seed) })
+		}
 	}
 }
 
-func crash(t *testing.T, seed uint64) {
+func crash(t *testing.T, backend string, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 0x6d6f7465))
 	// Recipients 0..offline-1 never log in before the kill; the others
 	// are online, reading.
@@ -155,7 +175,7 @@ func crash(t *testing.T, seed uint64) {
 	for i := range recipients {
 		users = append(users, fmt.Sprint("r", i))
 	}
-	s := newServer(t, users)
+	s := newServer(t, backend, users)
 	s.start()
 
 	var mu sync.Mutex

@@ -372,8 +372,10 @@ func (r *Router) undeliverable(ctx context.Context, st *stanza.Element, to jid.J
 		}
 		var se stanza.Error
 		if !errors.As(err, &se) {
+			// Storing it failed (the database is unreachable, say):
+			// the sender may try again later; nothing was kept.
 			r.log.Error("undeliverable message handler failed", "err", err)
-			se = stanza.NewError(stanza.InternalServerError, "")
+			se = stanza.NewError(stanza.ResourceConstraint, "the message could not be stored; try again later")
 		}
 		r.bounce(ctx, st, se)
 		return

@@ -25,6 +25,7 @@ import (
 	"github.com/mote-xmpp/mote/internal/router"
 	"github.com/mote-xmpp/mote/internal/session"
 	"github.com/mote-xmpp/mote/internal/storage"
+	"github.com/mote-xmpp/mote/internal/storage/postgres"
 	"github.com/mote-xmpp/mote/internal/storage/sqlite"
 	"github.com/mote-xmpp/mote/jid"
 )
@@ -70,6 +71,12 @@ func OpenStore(ctx context.Context, cfg *config.Config) (storage.Store, error) {
 	switch cfg.Storage.Driver {
 	case "sqlite":
 		return sqlite.Open(ctx, cfg.Path(cfg.Storage.Path))
+	case "postgres":
+		dsn := cfg.Storage.DSN
+		if env := os.Getenv("MOTE_POSTGRES_DSN"); env != "" {
+			dsn = env
+		}
+		return postgres.Open(ctx, dsn, postgres.Options{MaxConns: cfg.Storage.MaxConns})
 	}
 	return nil, fmt.Errorf("server: unknown storage driver %q", cfg.Storage.Driver)
 }

@@ -196,6 +196,9 @@ type Documents interface {
 	PutDocument(ctx context.Context, username, key string, doc []byte) error
 	// DeleteDocument removes the document; no error if there is none.
 	DeleteDocument(ctx context.Context, username, key string) error
+	// DocumentKeys returns the keys of the account's documents, in
+	// ascending byte order (for copying a deployment).
+	DocumentKeys(ctx context.Context, username string) ([]string, error)
 }
 
 // Blocklists stores each account's blocked JIDs (XEP-0191).

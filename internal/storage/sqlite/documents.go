@@ -60,3 +60,25 @@ func (d *documents) DeleteDocument(ctx context.Context, username, key string) er
 	}
 	return nil
 }
+
+// DocumentKeys returns the keys of the account's documents in ascending
+// byte order.
+func (d *documents) DocumentKeys(ctx context.Context, username string) ([]string, error) {
+	rows, err := d.s.r.QueryContext(ctx, `SELECT key FROM documents WHERE username = ? ORDER BY key`, username)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: document keys: %w", err)
+	}
+	defer rows.Close()
+	var keys []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("sqlite: document keys: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: document keys: %w", err)
+	}
+	return keys, nil
+}

@@ -5,60 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mote-xmpp/mote/internal/storage"
+	"github.com/mote-xmpp/mote/internal/storage/storagetest"
 )
-
-// archived returns message id of archive, stamped i seconds after a fixed
-// time.
-func archived(archive, id string, i int) storage.ArchivedMessage {
-	return storage.ArchivedMessage{
-		ID: id, Archive: archive, With: "romeo@example.net/orchard",
-		Stamp:  time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC).Add(time.Duration(i) * time.Second),
-		Stanza: fmt.Appendf(nil, "<message id='%s'><body>%d</body></message>", id, i),
-	}
-}
-
-// archiveIDs returns the IDs in archive key, in archive order.
-func archiveIDs(t *testing.T, s *Store, key string) []string {
-	t.Helper()
-	p, err := s.Archive().QueryArchive(context.Background(), key, storage.ArchiveQuery{})
-	if err != nil {
-		t.Fatalf("QueryArchive(%q): %v", key, err)
-	}
-	var ids []string
-	for _, m := range p.Messages {
-		ids = append(ids, m.ID)
-	}
-	return ids
-}
-
-// waitFor waits until cond holds, polling: it observes the committer,
-// which signals nothing.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		runtime.Gosched()
-		time.Sleep(100 * time.Microsecond)
-	}
-}
 
 // TestGroupCommitSavepoints runs one batch by hand: each request's failure
 // rolls back its own writes only, and the batch commits once.
 func TestGroupCommitSavepoints(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, filepath.Join(t.TempDir(), "mote.db"))
-	if err := s.Archive().Append(ctx, []storage.ArchivedMessage{archived("juliet", "taken", 0)}); err != nil {
+	if err := s.Archive().Append(ctx, []storage.ArchivedMessage{storagetest.Archived("juliet", "taken", 0)}); err != nil {
 		t.Fatalf("Append: %v", err)
 	}
 	if _, err := s.Offline().StoreOffline(ctx, "romeo", time.Now(), []byte("<message/>"), 0); err != nil {
@@ -72,16 +33,16 @@ func TestGroupCommitSavepoints(t *testing.T) {
 		fn   batchFunc
 		want error
 	}{
-		{ctx, s.appendArchive([]storage.ArchivedMessage{archived("juliet", "a", 1)}), nil},
+		{ctx, s.appendArchive([]storage.ArchivedMessage{storagetest.Archived("juliet", "a", 1)}), nil},
 		// Its first message is written, then rolled back with the second.
-		{ctx, s.appendArchive([]storage.ArchivedMessage{archived("juliet", "b", 2), archived("juliet", "taken", 2)}), storage.ErrExists},
-		{ctx, s.appendArchive([]storage.ArchivedMessage{archived("juliet", "c", 3), archived("nurse", "c", 3)}), nil},
+		{ctx, s.appendArchive([]storage.ArchivedMessage{storagetest.Archived("juliet", "b", 2), storagetest.Archived("juliet", "taken", 2)}), storage.ErrExists},
+		{ctx, s.appendArchive([]storage.ArchivedMessage{storagetest.Archived("juliet", "c", 3), storagetest.Archived("nurse", "c", 3)}), nil},
 		{ctx, s.storeOffline("romeo", time.Now(), []byte("<message/>"), 1, new(int64)), storage.ErrQuota},
-		{cancelled, s.appendArchive([]storage.ArchivedMessage{archived("juliet", "d", 4)}), context.Canceled},
+		{cancelled, s.appendArchive([]storage.ArchivedMessage{storagetest.Archived("juliet", "d", 4)}), context.Canceled},
 		// Sees the writes before it in the batch: "c" is taken.
-		{ctx, s.appendArchive([]storage.ArchivedMessage{archived("juliet", "c", 5)}), storage.ErrExists},
+		{ctx, s.appendArchive([]storage.ArchivedMessage{storagetest.Archived("juliet", "c", 5)}), storage.ErrExists},
 		{ctx, s.storeOffline("romeo", time.Now(), []byte("<message/>"), 2, &offlineID), nil},
-		{ctx, s.appendArchive([]storage.ArchivedMessage{archived("juliet", "e", 6)}), nil},
+		{ctx, s.appendArchive([]storage.ArchivedMessage{storagetest.Archived("juliet", "e", 6)}), nil},
 	}
 	batch := make([]*batchReq, len(reqs))
 	for i, r := range reqs {
@@ -102,10 +63,10 @@ func TestGroupCommitSavepoints(t *testing.T) {
 			t.Errorf("request %d: no outcome", i)
 		}
 	}
-	if got, want := archiveIDs(t, s, "juliet"), []string{"taken", "a", "c", "e"}; !slices.Equal(got, want) {
+	if got, want := storagetest.ArchiveIDs(t, s.Archive(), "juliet"), []string{"taken", "a", "c", "e"}; !slices.Equal(got, want) {
 		t.Errorf("juliet's archive = %q, want %q", got, want)
 	}
-	if got, want := archiveIDs(t, s, "nurse"), []string{"c"}; !slices.Equal(got, want) {
+	if got, want := storagetest.ArchiveIDs(t, s.Archive(), "nurse"), []string{"c"}; !slices.Equal(got, want) {
 		t.Errorf("nurse's archive = %q, want %q", got, want)
 	}
 	if n, err := s.Offline().CountOffline(ctx, "romeo"); err != nil || n != 2 || offlineID == 0 {
@@ -121,7 +82,7 @@ func TestGroupCommitConcurrent(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, filepath.Join(t.TempDir(), "mote.db"))
 	a := s.Archive()
-	if err := a.Append(ctx, []storage.ArchivedMessage{archived("juliet", "taken", 0)}); err != nil {
+	if err := a.Append(ctx, []storage.ArchivedMessage{storagetest.Archived("juliet", "taken", 0)}); err != nil {
 		t.Fatalf("Append: %v", err)
 	}
 
@@ -135,13 +96,13 @@ func TestGroupCommitConcurrent(t *testing.T) {
 	before := s.batches.Load()
 	var wg sync.WaitGroup
 	var plugErr error
-	wg.Go(func() { plugErr = a.Append(ctx, []storage.ArchivedMessage{archived("juliet", "plug", 1)}) })
-	waitFor(t, "the committer takes the plug", func() bool { return s.batches.Load() == before+1 })
+	wg.Go(func() { plugErr = a.Append(ctx, []storage.ArchivedMessage{storagetest.Archived("juliet", "plug", 1)}) })
+	storagetest.WaitFor(t, "the committer takes the plug", func() bool { return s.batches.Load() == before+1 })
 
 	errs := make([]error, writers)
 	var want []string
 	for w := range writers {
-		msgs := []storage.ArchivedMessage{archived("juliet", fmt.Sprintf("w%d-a", w), 2), archived("juliet", fmt.Sprintf("w%d-b", w), 3)}
+		msgs := []storage.ArchivedMessage{storagetest.Archived("juliet", fmt.Sprintf("w%d-a", w), 2), storagetest.Archived("juliet", fmt.Sprintf("w%d-b", w), 3)}
 		if w == writers/2 {
 			msgs[1].ID = "taken"
 		} else {
@@ -149,7 +110,7 @@ func TestGroupCommitConcurrent(t *testing.T) {
 		}
 		wg.Go(func() { errs[w] = a.Append(ctx, msgs) })
 	}
-	waitFor(t, "the writers queue", func() bool { return len(s.batchq) == writers })
+	storagetest.WaitFor(t, "the writers queue", func() bool { return len(s.batchq) == writers })
 	if err := tx.Rollback(); err != nil {
 		t.Fatalf("Rollback: %v", err)
 	}
@@ -170,7 +131,7 @@ func TestGroupCommitConcurrent(t *testing.T) {
 	if n := s.batches.Load() - before; n != 2 {
 		t.Errorf("%d batch transactions, want 2 (the plug, then the writers together)", n)
 	}
-	got := archiveIDs(t, s, "juliet")
+	got := storagetest.ArchiveIDs(t, s.Archive(), "juliet")
 	if len(got) != 2+len(want) || got[0] != "taken" || got[1] != "plug" {
 		t.Fatalf("juliet's archive = %q, want taken, plug and %q in some order", got, want)
 	}
@@ -194,13 +155,13 @@ func TestGroupCommitClose(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	if err := s.Archive().Append(ctx, []storage.ArchivedMessage{archived("juliet", "m", 0)}); err != nil {
+	if err := s.Archive().Append(ctx, []storage.ArchivedMessage{storagetest.Archived("juliet", "m", 0)}); err != nil {
 		t.Fatalf("Append: %v", err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if err := s.Archive().Append(ctx, []storage.ArchivedMessage{archived("juliet", "n", 0)}); !errors.Is(err, errClosed) {
+	if err := s.Archive().Append(ctx, []storage.ArchivedMessage{storagetest.Archived("juliet", "n", 0)}); !errors.Is(err, errClosed) {
 		t.Errorf("Append after Close = %v, want %v", err, errClosed)
 	}
 	if _, err := s.Offline().StoreOffline(ctx, "juliet", time.Now(), []byte("<message/>"), 0); !errors.Is(err, errClosed) {
@@ -208,79 +169,20 @@ func TestGroupCommitClose(t *testing.T) {
 	}
 }
 
-// benchWriters are the numbers of concurrent writers the benchmarks
-// measure; RunParallel runs a multiple of GOMAXPROCS goroutines.
-var benchWriters = []int{1, 16, 128}
-
-// benchDurable measures write (one durable write by writer n, i counting
-// its writes) from writers goroutines, reporting writes per second and
-// writes per batch transaction.
-func benchDurable(b *testing.B, write func(s *Store, n, i int) error) {
-	for _, writers := range benchWriters {
-		p := max(1, writers/runtime.GOMAXPROCS(0))
-		if writers == 1 {
-			p = 0
-		}
-		name := fmt.Sprintf("writers=%d", max(1, p*runtime.GOMAXPROCS(0)))
-		b.Run(name, func(b *testing.B) {
-			s, err := Open(context.Background(), filepath.Join(b.TempDir(), "mote.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			batches := s.batches.Load()
-			b.ReportAllocs()
-			b.ResetTimer()
-			if p == 0 {
-				for i := range b.N {
-					if err := write(s, 0, i); err != nil {
-						b.Fatal(err)
-					}
-				}
-			} else {
-				var writer atomic.Int64
-				b.SetParallelism(p)
-				b.RunParallel(func(pb *testing.PB) {
-					n := int(writer.Add(1))
-					for i := 0; pb.Next(); i++ {
-						if err := write(s, n, i); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-			if n := s.batches.Load() - batches; n > 0 {
-				b.ReportMetric(float64(b.N)/float64(n), "msgs/commit")
-			}
-		})
+// openBench opens a fresh database in b's temporary directory.
+func openBench(b *testing.B) storagetest.BenchStore {
+	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "mote.db"))
+	if err != nil {
+		b.Fatal(err)
 	}
+	b.Cleanup(func() { s.Close() })
+	return storagetest.BenchStore{Store: s, Batches: s.batches.Load}
 }
 
 // BenchmarkArchiveAppend appends one message per call, each writer to its
 // own archive, group-committed with synchronous=FULL.
-func BenchmarkArchiveAppend(b *testing.B) {
-	stanza := []byte("<message from='romeo@example.net/orchard' to='juliet@example.com/balcony' type='chat' id='x1'>" +
-		"<body>Wherefore art thou</body><stanza-id xmlns='urn:xmpp:sid:0' by='juliet@example.com' id='0123456789abcdef'/></message>")
-	stamp := time.Now()
-	benchDurable(b, func(s *Store, n, i int) error {
-		return s.Archive().Append(context.Background(), []storage.ArchivedMessage{{
-			ID: fmt.Sprintf("%08x", i), Archive: fmt.Sprintf("dev%d", n), With: "romeo@example.net/orchard",
-			Stamp: stamp, Stanza: stanza,
-		}})
-	})
-}
+func BenchmarkArchiveAppend(b *testing.B) { storagetest.BenchmarkArchiveAppend(b, openBench) }
 
 // BenchmarkStoreOffline stores one offline message per call under a quota,
 // spread over 100 accounts per writer.
-func BenchmarkStoreOffline(b *testing.B) {
-	stanza := []byte("<message from='romeo@example.net/orchard' to='juliet@example.com' type='chat' id='x1'>" +
-		"<body>Wherefore art thou</body></message>")
-	stamp := time.Now()
-	benchDurable(b, func(s *Store, n, i int) error {
-		_, err := s.Offline().StoreOffline(context.Background(), fmt.Sprintf("dev%d-%d", n, i%100), stamp, stanza, 1<<20)
-		return err
-	})
-}
+func BenchmarkStoreOffline(b *testing.B) { storagetest.BenchmarkStoreOffline(b, openBench) }

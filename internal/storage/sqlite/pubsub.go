@@ -80,54 +80,13 @@ func pubsubErr(op string, err error) error {
 	return fmt.Errorf("sqlite: pubsub %s: %w", op, err)
 }
 
-// Encoding of the columns.
+// Encoding of the columns. Config, SubOptions, the enumerations and the
+// JIDs are in the stored form of package pubsub (pubsub.EncodeConfig and
+// the rest), shared with the PostgreSQL backend.
 
 func millis(t time.Time) int64 { return t.UnixMilli() }
 
 func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
-
-// parseJID parses a JID column; empty text is the zero JID.
-func parseJID(s string) (jid.JID, error) {
-	var j jid.JID
-	err := j.UnmarshalText([]byte(s))
-	return j, err
-}
-
-// enumName returns the XEP-0060 name of an enumeration value, refusing a
-// value out of range, which could not be read back.
-func enumName[T interface{ String() string }](what string, v T, parse func(string) (T, error)) (string, error) {
-	s := v.String()
-	if _, err := parse(s); err != nil {
-		return "", fmt.Errorf("invalid %s %v", what, v)
-	}
-	return s, nil
-}
-
-func encodeConfig(c *pubsub.Config) (string, error) {
-	b, err := json.Marshal(c)
-	return string(b), err
-}
-
-// decodeConfig reads a configuration; options absent from the document
-// take their default.
-func decodeConfig(s string) (pubsub.Config, error) {
-	c := pubsub.DefaultConfig()
-	err := json.Unmarshal([]byte(s), &c)
-	return c, err
-}
-
-func encodeSubOptions(o *pubsub.SubOptions) (string, error) {
-	b, err := json.Marshal(o)
-	return string(b), err
-}
-
-// decodeSubOptions reads subscription options; options absent from the
-// document take their default.
-func decodeSubOptions(s string) (pubsub.SubOptions, error) {
-	o := pubsub.DefaultSubOptions()
-	err := json.Unmarshal([]byte(s), &o)
-	return o, err
-}
 
 // Helpers.
 
@@ -217,10 +176,10 @@ func (p *pubsubStore) LoadNodes(ctx context.Context) ([]pubsub.NodeState, error)
 			if n.Type, err = pubsub.ParseNodeType(typ); err != nil {
 				return fmt.Errorf("node %q: %w", id, err)
 			}
-			if n.Config, err = decodeConfig(config); err != nil {
+			if n.Config, err = pubsub.DecodeConfig(config); err != nil {
 				return fmt.Errorf("node %q: config: %w", id, err)
 			}
-			if n.Creator, err = parseJID(creator); err != nil {
+			if n.Creator, err = pubsub.ParseStoredJID(creator); err != nil {
 				return fmt.Errorf("node %q: creator: %w", id, err)
 			}
 			index[n.ID] = len(states)
@@ -262,7 +221,7 @@ func (p *pubsubStore) LoadNodes(ctx context.Context) ([]pubsub.NodeState, error)
 			}
 			a := pubsub.Affiliated{Node: pubsub.NodeID(id)}
 			var err error
-			if a.JID, err = parseJID(j); err != nil {
+			if a.JID, err = pubsub.ParseStoredJID(j); err != nil {
 				return fmt.Errorf("node %q: affiliation: %w", id, err)
 			}
 			if a.Affiliation, err = pubsub.ParseAffiliation(aff); err != nil {
@@ -289,13 +248,13 @@ func (p *pubsubStore) LoadNodes(ctx context.Context) ([]pubsub.NodeState, error)
 			}
 			sub := pubsub.Subscription{Node: pubsub.NodeID(id), SubID: subID}
 			var err error
-			if sub.JID, err = parseJID(j); err != nil {
+			if sub.JID, err = pubsub.ParseStoredJID(j); err != nil {
 				return fmt.Errorf("node %q: subscription: %w", id, err)
 			}
 			if sub.State, err = pubsub.ParseSubState(subState); err != nil {
 				return fmt.Errorf("node %q: subscription %s %q: %w", id, j, subID, err)
 			}
-			if sub.Options, err = decodeSubOptions(options); err != nil {
+			if sub.Options, err = pubsub.DecodeSubOptions(options); err != nil {
 				return fmt.Errorf("node %q: subscription %s %q: options: %w", id, j, subID, err)
 			}
 			st.Subscriptions = append(st.Subscriptions, sub)
@@ -311,11 +270,11 @@ func (p *pubsubStore) LoadNodes(ctx context.Context) ([]pubsub.NodeState, error)
 // putNode writes the node's row: inserted if it is new (storage.ErrExists
 // if not), else updated (storage.ErrNotFound if missing); and its parents.
 func (p *pubsubStore) putNode(ctx context.Context, tx *sql.Tx, n *pubsub.Node, insert bool) error {
-	typ, err := enumName("node type", n.Type, pubsub.ParseNodeType)
+	typ, err := pubsub.EnumName("node type", n.Type, pubsub.ParseNodeType)
 	if err != nil {
 		return err
 	}
-	config, err := encodeConfig(&n.Config)
+	config, err := pubsub.EncodeConfig(&n.Config)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -419,7 +378,7 @@ func (p *pubsubStore) setAffiliation(ctx context.Context, tx *sql.Tx, id pubsub.
 			p.service, string(id), j.String())
 		return err
 	}
-	name, err := enumName("affiliation", a, pubsub.ParseAffiliation)
+	name, err := pubsub.EnumName("affiliation", a, pubsub.ParseAffiliation)
 	if err != nil {
 		return err
 	}
@@ -443,11 +402,11 @@ func (p *pubsubStore) SetAffiliation(ctx context.Context, id pubsub.NodeID, j ji
 
 // putSubscription adds or replaces a subscription inside tx.
 func (p *pubsubStore) putSubscription(ctx context.Context, tx *sql.Tx, id pubsub.NodeID, s *pubsub.Subscription) error {
-	state, err := enumName("subscription state", s.State, pubsub.ParseSubState)
+	state, err := pubsub.EnumName("subscription state", s.State, pubsub.ParseSubState)
 	if err != nil {
 		return err
 	}
-	options, err := encodeSubOptions(&s.Options)
+	options, err := pubsub.EncodeSubOptions(&s.Options)
 	if err != nil {
 		return fmt.Errorf("subscription options: %w", err)
 	}
@@ -765,7 +724,7 @@ func (p *pubsubStore) Items(ctx context.Context, id pubsub.NodeID, q pubsub.Item
 				return err
 			}
 			var err error
-			if it.Publisher, err = parseJID(publisher); err != nil {
+			if it.Publisher, err = pubsub.ParseStoredJID(publisher); err != nil {
 				return fmt.Errorf("item %q: publisher: %w", it.ID, err)
 			}
 			it.Published = fromMillis(published)

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,76 +20,6 @@ func TestPubSubConformance(t *testing.T) {
 	pubsubtest.TestProvider(t, func(t *testing.T) pubsub.StoreProvider {
 		return openTest(t, filepath.Join(t.TempDir(), "mote.db"))
 	})
-}
-
-// fillNonZero sets every field of the struct v points to a non-zero value
-// of its type, failing on a field type it does not know.
-func fillNonZero(t *testing.T, v reflect.Value) {
-	t.Helper()
-	v = v.Elem()
-	for i := range v.NumField() {
-		f, name := v.Field(i), v.Type().Field(i).Name
-		if !f.CanSet() {
-			t.Fatalf("%s.%s is unexported: it would not be stored", v.Type(), name)
-		}
-		switch {
-		case f.Type() == reflect.TypeFor[time.Duration]():
-			f.SetInt(int64(90*time.Minute + 1))
-		case f.Type() == reflect.TypeFor[[]jid.JID]():
-			f.Set(reflect.ValueOf([]jid.JID{jid.MustParse("a@example.com"), jid.MustParse("b@example.com/r")}))
-		case f.Type() == reflect.TypeFor[[]string]():
-			f.Set(reflect.ValueOf([]string{"x", "", "ü"}))
-		case f.Kind() == reflect.Bool:
-			f.SetBool(true)
-		case f.CanInt():
-			f.SetInt(int64(-1 - i))
-		case f.CanUint():
-			f.SetUint(uint64(1 + i%3))
-		case f.Kind() == reflect.String:
-			f.SetString(name + " \x00\"\n☃")
-		default:
-			t.Fatalf("%s.%s: no test value for %s; check that it is stored", v.Type(), name, f.Type())
-		}
-	}
-}
-
-// TestPubSubJSON checks that every field of Config and SubOptions survives
-// the JSON columns, and that absent fields take their default.
-func TestPubSubJSON(t *testing.T) {
-	var c pubsub.Config
-	fillNonZero(t, reflect.ValueOf(&c))
-	s, err := encodeConfig(&c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := decodeConfig(s)
-	if err != nil || !reflect.DeepEqual(got, c) {
-		t.Errorf("config %s decoded as %+v (%v), want %+v", s, got, err, c)
-	}
-	// Defaults do not leak into stored zero values.
-	zero := pubsub.Config{}
-	if s, err = encodeConfig(&zero); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := decodeConfig(s); err != nil || !reflect.DeepEqual(got, zero) {
-		t.Errorf("zero config decoded as %+v (%v)", got, err)
-	}
-	if got, err := decodeConfig(`{"Title":"t"}`); err != nil || got.Title != "t" || got.MaxItems != pubsub.DefaultMaxItems || !got.PersistItems {
-		t.Errorf("partial config decoded as %+v (%v)", got, err)
-	}
-
-	var o pubsub.SubOptions
-	fillNonZero(t, reflect.ValueOf(&o))
-	if s, err = encodeSubOptions(&o); err != nil {
-		t.Fatal(err)
-	}
-	gotO, err := decodeSubOptions(s)
-	if err != nil || !reflect.DeepEqual(gotO, o) {
-		t.Errorf("options %s decoded as %+v (%v), want %+v", s, gotO, err, o)
-	}
-	if gotO, err := decodeSubOptions(`{}`); err != nil || !reflect.DeepEqual(gotO, pubsub.DefaultSubOptions()) {
-		t.Errorf("empty options decoded as %+v (%v)", gotO, err)
-	}
 }
 
 // TestPubSubInvalidEnum checks that values that could not be read back are
@@ -462,4 +391,17 @@ func TestPubSubMigration(t *testing.T) {
 	if states, err := st.LoadNodes(ctx); err != nil || len(states) != 0 {
 		t.Errorf("PEP nodes after DeleteUser: %+v %v", states, err)
 	}
+}
+
+// BenchmarkPutItem measures publications with trimming; the PostgreSQL
+// backend runs the same benchmark.
+func BenchmarkPutItem(b *testing.B) {
+	pubsubtest.BenchmarkPutItem(b, func(b *testing.B) pubsub.Store {
+		s, err := Open(context.Background(), filepath.Join(b.TempDir(), "mote.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s.PubSubStore("pubsub.example.com")
+	})
 }

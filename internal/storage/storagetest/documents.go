@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/mote-xmpp/mote/internal/storage"
@@ -23,6 +24,7 @@ func TestDocuments(t *testing.T, open Opener) {
 		{"NotFound", testDocumentsNotFound},
 		{"CallerOwnsSlices", testDocumentsCallerOwnsSlices},
 		{"CancelledContext", testDocumentsCancelledContext},
+		{"Keys", testDocumentsKeys},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,4 +159,23 @@ func testDocumentsCancelledContext(t *testing.T, d storage.Documents) {
 		}
 	}
 	checkDoc(t, d, "juliet", vcardKey, stanza(1))
+}
+
+func testDocumentsKeys(t *testing.T, d storage.Documents) {
+	ctx := context.Background()
+	if keys, err := d.DocumentKeys(ctx, "alice"); err != nil || len(keys) != 0 {
+		t.Fatalf("keys of an account without documents: %v %v", keys, err)
+	}
+	for _, k := range []string{privateKey, vcardKey, "private:a", "Z"} {
+		mustPutDoc(t, d, "alice", k, []byte("<x/>"))
+	}
+	mustPutDoc(t, d, "bob", "private:b", []byte("<y/>"))
+	if err := d.DeleteDocument(ctx, "alice", "Z"); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := d.DocumentKeys(ctx, "alice")
+	want := []string{"private:a", privateKey, vcardKey} // byte order
+	if err != nil || !slices.Equal(keys, want) {
+		t.Fatalf("keys %v %v, want %v", keys, err, want)
+	}
 }

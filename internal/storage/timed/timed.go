@@ -104,6 +104,7 @@ const (
 	opDocumentsGetDocument
 	opDocumentsPutDocument
 	opDocumentsDeleteDocument
+	opDocumentsDocumentKeys
 	opBlocklistsGetBlocklist
 	opBlocklistsBlock
 	opBlocklistsUnblock
@@ -154,6 +155,7 @@ var opNames = [numOps]string{
 	opDocumentsGetDocument:     "documents.get_document",
 	opDocumentsPutDocument:     "documents.put_document",
 	opDocumentsDeleteDocument:  "documents.delete_document",
+	opDocumentsDocumentKeys:    "documents.document_keys",
 	opBlocklistsGetBlocklist:   "blocklists.get_blocklist",
 	opBlocklistsBlock:          "blocklists.block",
 	opBlocklistsUnblock:        "blocklists.unblock",
@@ -308,6 +310,11 @@ func (t documentsTimed) PutDocument(ctx context.Context, username, key string, d
 func (t documentsTimed) DeleteDocument(ctx context.Context, username, key string) error {
 	defer t.w.done(opDocumentsDeleteDocument, time.Now())
 	return t.Documents.DeleteDocument(ctx, username, key)
+}
+
+func (t documentsTimed) DocumentKeys(ctx context.Context, username string) ([]string, error) {
+	defer t.w.done(opDocumentsDocumentKeys, time.Now())
+	return t.Documents.DocumentKeys(ctx, username)
 }
 
 type blocklistsTimed struct {
