@@ -123,19 +123,7 @@ func (s *Store) commitLoop() {
 	defer close(s.committerDone)
 	batch := make([]*batchReq, 0, maxBatch)
 	for req := range s.batchq {
-		batch = append(batch[:0], req)
-	collect:
-		for len(batch) < maxBatch {
-			select {
-			case req, ok := <-s.batchq:
-				if !ok {
-					break collect
-				}
-				batch = append(batch, req)
-			default:
-				break collect
-			}
-		}
+		batch = storage.Gather(append(batch[:0], req), s.batchq, maxBatch)
 		s.commitBatch(batch)
 		clear(batch) // let the requests go
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/mote-xmpp/mote/internal/pubsub"
 	"github.com/mote-xmpp/mote/internal/pubsub/pubsubtest"
 	"github.com/mote-xmpp/mote/internal/storage/pgtest"
+	"github.com/mote-xmpp/mote/internal/storage/storagetest"
 	"github.com/mote-xmpp/mote/jid"
 )
 
@@ -367,96 +368,31 @@ func TestPubSubRestart(t *testing.T) {
 	}
 }
 
-// TestPubSubDeleteUser checks that DeleteUser removes the account's PEP
-// service and its subscriptions and affiliations at other PEP services,
-// and nothing else.
+// TestPubSubDeleteUser checks the pubsub part of DeleteUser
+// (storagetest.TestDeleteUserPubSub), and that no node of the account's
+// PEP service, nor any row of a deleted node, is left.
 func TestPubSubDeleteUser(t *testing.T) {
-	ctx := context.Background()
 	s := openPubSub(t)
-	if err := s.Users().CreateUser(ctx, user("juliet")); err != nil {
-		t.Fatal(err)
-	}
-	juliet := jid.MustParse("juliet@example.com")
-	julietta := jid.MustParse("julietta@example.com/balcony")
-	fill := func(service string) {
-		t.Helper()
-		st := s.PubSubStore(service)
-		for _, id := range []pubsub.NodeID{"c", "n"} {
-			node := pubsub.Node{ID: id, Config: pubsub.DefaultConfig(), Creator: juliet}
-			if id == "n" {
-				node.Parents = []pubsub.NodeID{"c"}
-			} else {
-				node.Type = pubsub.Collection
-			}
-			err := st.CreateNode(ctx, pubsub.NodeState{
-				Node:         node,
-				Affiliations: []pubsub.Affiliated{{JID: juliet, Affiliation: pubsub.AffOwner}, {JID: julietta.Bare(), Affiliation: pubsub.AffMember}},
-				Subscriptions: []pubsub.Subscription{
-					{JID: juliet, SubID: "s", State: pubsub.SubSubscribed, Options: pubsub.DefaultSubOptions()},
-					{JID: jid.MustParse("juliet@example.com/chamber"), SubID: "t", State: pubsub.SubSubscribed, Options: pubsub.DefaultSubOptions()},
-					{JID: julietta, SubID: "s", State: pubsub.SubSubscribed, Options: pubsub.DefaultSubOptions()},
-				},
-			})
-			if err != nil {
+	storagetest.TestDeleteUserPubSub(t, s, func(t *testing.T) []string {
+		ctx := context.Background()
+		var left []string
+		var n int
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pubsub_nodes WHERE service = 'pep:juliet'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			left = append(left, fmt.Sprintf("%d nodes of pep:juliet left", n))
+		}
+		for _, table := range []string{"pubsub_parents", "pubsub_affiliations", "pubsub_subscriptions", "pubsub_items"} {
+			// Rows whose node is gone would be garbage.
+			if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM `+table+` AS t
+				WHERE NOT EXISTS (SELECT FROM pubsub_nodes AS n WHERE n.id = t.node_id)`).Scan(&n); err != nil {
 				t.Fatal(err)
 			}
+			if n != 0 {
+				left = append(left, fmt.Sprintf("%d %s rows without a node", n, table))
+			}
 		}
-		if _, err := st.PutItem(ctx, "n", pubsub.Item{ID: "i", Payload: []byte("<x/>")}, -1); err != nil {
-			t.Fatal(err)
-		}
-	}
-	others := []string{"pep:julietta", "pep:", "juliet", "pubsub.example.com"}
-	for _, service := range append([]string{"pep:juliet"}, others...) {
-		fill(service)
-	}
-	if err := s.Users().DeleteUser(ctx, "juliet"); err != nil {
-		t.Fatalf("DeleteUser: %v", err)
-	}
-	var left int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pubsub_nodes WHERE service = 'pep:juliet'`).Scan(&left); err != nil {
-		t.Fatal(err)
-	}
-	if left != 0 {
-		t.Errorf("%d nodes of pep:juliet left", left)
-	}
-	for _, table := range []string{"pubsub_parents", "pubsub_affiliations", "pubsub_subscriptions", "pubsub_items"} {
-		// Rows whose node is gone would be garbage.
-		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM `+table+` AS t
-			WHERE NOT EXISTS (SELECT FROM pubsub_nodes AS n WHERE n.id = t.node_id)`).Scan(&left); err != nil {
-			t.Fatal(err)
-		}
-		if left != 0 {
-			t.Errorf("%d %s rows without a node", left, table)
-		}
-	}
-	for _, service := range others {
-		st := s.PubSubStore(service)
-		states, err := st.LoadNodes(ctx)
-		// At other PEP services juliet's subscriptions and affiliations
-		// go; julietta's stay, as does everything at the component.
-		affs, subs := 2, 3
-		if strings.HasPrefix(service, "pep:") {
-			affs, subs = 1, 1
-		}
-		if err != nil || len(states) != 2 || len(states[1].Node.Parents) != 1 || len(states[1].Affiliations) != affs || len(states[1].Subscriptions) != subs {
-			t.Errorf("%s after DeleteUser: %+v %v", service, states, err)
-			continue
-		}
-		if affs == 1 && (states[1].Affiliations[0].JID != julietta.Bare() || states[1].Subscriptions[0].JID != julietta) {
-			t.Errorf("%s after DeleteUser: %+v", service, states[1])
-		}
-		if n, err := st.CountItems(ctx, "n"); err != nil || n != 1 {
-			t.Errorf("%s: %d items, %v", service, n, err)
-		}
-	}
-	// The PEP service of an account registered again starts empty.
-	if err := s.Users().CreateUser(ctx, user("juliet")); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.PubSubStore("pep:juliet").CreateNode(ctx, pubsub.NodeState{Node: pubsub.Node{ID: "n", Config: pubsub.DefaultConfig()}}); err != nil {
-		t.Errorf("CreateNode after DeleteUser: %v", err)
-	}
-	if n, err := s.PubSubStore("pep:juliet").CountItems(ctx, "n"); err != nil || n != 0 {
-		t.Errorf("%d items, %v", n, err)
-	}
+		return left
+	})
 }

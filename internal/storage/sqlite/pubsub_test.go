@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -12,7 +13,7 @@ import (
 
 	"github.com/mote-xmpp/mote/internal/pubsub"
 	"github.com/mote-xmpp/mote/internal/pubsub/pubsubtest"
-	"github.com/mote-xmpp/mote/internal/storage"
+	"github.com/mote-xmpp/mote/internal/storage/storagetest"
 	"github.com/mote-xmpp/mote/jid"
 )
 
@@ -261,96 +262,24 @@ func nodeStrings(ids []pubsub.NodeID) []string {
 	return out
 }
 
-// TestDeleteUserPEP checks that DeleteUser removes the account's PEP
-// service and its subscriptions and affiliations at other PEP services,
-// and nothing else.
+// TestDeleteUserPEP checks the pubsub part of DeleteUser
+// (storagetest.TestDeleteUserPubSub), and that no row of the account's PEP
+// service is left in any pubsub table.
 func TestDeleteUserPEP(t *testing.T) {
-	ctx := context.Background()
 	s := openTest(t, filepath.Join(t.TempDir(), "mote.db"))
-	if err := s.Users().CreateUser(ctx, user("juliet", 1)); err != nil {
-		t.Fatal(err)
-	}
-	juliet := jid.MustParse("juliet@example.com")
-	julietta := jid.MustParse("julietta@example.com/balcony")
-	fill := func(service string) {
-		t.Helper()
-		st := s.PubSubStore(service)
-		for _, id := range []pubsub.NodeID{"c", "n"} {
-			node := pubsub.Node{ID: id, Config: pubsub.DefaultConfig(), Creator: juliet}
-			if id == "n" {
-				node.Parents = []pubsub.NodeID{"c"}
-			} else {
-				node.Type = pubsub.Collection
-			}
-			err := st.CreateNode(ctx, pubsub.NodeState{
-				Node:         node,
-				Affiliations: []pubsub.Affiliated{{JID: juliet, Affiliation: pubsub.AffOwner}, {JID: julietta.Bare(), Affiliation: pubsub.AffMember}},
-				Subscriptions: []pubsub.Subscription{
-					{JID: juliet, SubID: "s", State: pubsub.SubSubscribed, Options: pubsub.DefaultSubOptions()},
-					{JID: jid.MustParse("juliet@example.com/chamber"), SubID: "t", State: pubsub.SubSubscribed, Options: pubsub.DefaultSubOptions()},
-					{JID: julietta, SubID: "s", State: pubsub.SubSubscribed, Options: pubsub.DefaultSubOptions()},
-				},
-			})
-			if err != nil {
+	storagetest.TestDeleteUserPubSub(t, s, func(t *testing.T) []string {
+		var left []string
+		for _, table := range pubsubTables {
+			var n int
+			if err := s.r.QueryRow("SELECT count(*) FROM " + table + " WHERE service = 'pep:juliet'").Scan(&n); err != nil {
 				t.Fatal(err)
 			}
+			if n != 0 {
+				left = append(left, fmt.Sprintf("%d %s rows of pep:juliet left", n, table))
+			}
 		}
-		if _, err := st.PutItem(ctx, "n", pubsub.Item{ID: "i", Payload: []byte("<x/>")}, -1); err != nil {
-			t.Fatal(err)
-		}
-	}
-	others := []string{"pep:julietta", "pep:", "juliet", "pubsub.example.com"}
-	for _, service := range append([]string{"pep:juliet"}, others...) {
-		fill(service)
-	}
-	if err := s.Users().DeleteUser(ctx, "juliet"); err != nil {
-		t.Fatalf("DeleteUser: %v", err)
-	}
-	for _, table := range pubsubTables {
-		var n int
-		if err := s.r.QueryRow("SELECT count(*) FROM " + table + " WHERE service = 'pep:juliet'").Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n != 0 {
-			t.Errorf("%d %s rows of pep:juliet left", n, table)
-		}
-	}
-	if states, err := s.PubSubStore("pep:juliet").LoadNodes(ctx); err != nil || len(states) != 0 {
-		t.Errorf("pep:juliet after DeleteUser: %+v %v", states, err)
-	}
-	for _, service := range others {
-		st := s.PubSubStore(service)
-		states, err := st.LoadNodes(ctx)
-		// At other PEP services juliet's subscriptions and affiliations
-		// go; julietta's stay, as does everything at the component.
-		affs, subs := 2, 3
-		if strings.HasPrefix(service, "pep:") {
-			affs, subs = 1, 1
-		}
-		if err != nil || len(states) != 2 || len(states[1].Node.Parents) != 1 || len(states[1].Affiliations) != affs || len(states[1].Subscriptions) != subs {
-			t.Errorf("%s after DeleteUser: %+v %v", service, states, err)
-			continue
-		}
-		if affs == 1 && (states[1].Affiliations[0].JID != julietta.Bare() || states[1].Subscriptions[0].JID != julietta) {
-			t.Errorf("%s after DeleteUser: %+v", service, states[1])
-		}
-		if n, err := st.CountItems(ctx, "n"); err != nil || n != 1 {
-			t.Errorf("%s: %d items, %v", service, n, err)
-		}
-	}
-	// The PEP service of an account registered again starts empty.
-	if err := s.Users().CreateUser(ctx, user("juliet", 2)); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.PubSubStore("pep:juliet").CreateNode(ctx, pubsub.NodeState{Node: pubsub.Node{ID: "n", Config: pubsub.DefaultConfig()}}); err != nil {
-		t.Errorf("CreateNode after DeleteUser: %v", err)
-	}
-	if n, err := s.PubSubStore("pep:juliet").CountItems(ctx, "n"); err != nil || n != 0 {
-		t.Errorf("%d items, %v", n, err)
-	}
-	if err := s.Users().DeleteUser(ctx, "nobody"); err != storage.ErrNotFound {
-		t.Errorf("DeleteUser(nobody) = %v", err)
-	}
+		return left
+	})
 }
 
 // TestPubSubMigration upgrades a database of schema version 2, with an
