@@ -118,69 +118,16 @@ func plug(t *testing.T, s *Store, key string) (release func()) {
 	return release
 }
 
-// TestGroupCommitConcurrent makes concurrent appends queue behind a batch
-// that waits for a lock, so that they are committed as one batch, one of
-// them failing with a duplicate ID: the others succeed.
+// TestGroupCommitConcurrent: concurrent appends queue behind a batch that
+// waits for an advisory lock (plug) and are committed as one batch
+// (storagetest.TestGroupCommitBatch).
 func TestGroupCommitConcurrent(t *testing.T) {
-	const writers = 16
-	ctx := context.Background()
 	s := openTest(t, pgtest.DSN(t), Options{})
-	a := s.Archive()
-	if err := a.Append(ctx, []storage.ArchivedMessage{storagetest.Archived("juliet", "taken", 0)}); err != nil {
-		t.Fatalf("Append: %v", err)
-	}
-
-	release := plug(t, s, "plug")
-	before := s.batches.Load()
-	var wg sync.WaitGroup
-	var plugErr error
-	wg.Go(func() { plugErr = a.Append(ctx, []storage.ArchivedMessage{storagetest.Archived("plug", "p", 1)}) })
-	storagetest.WaitFor(t, "the committer takes the plug", func() bool { return s.batches.Load() == before+1 })
-
-	errs := make([]error, writers)
-	var want []string
-	for w := range writers {
-		msgs := []storage.ArchivedMessage{storagetest.Archived("juliet", fmt.Sprintf("w%d-a", w), 2), storagetest.Archived("juliet", fmt.Sprintf("w%d-b", w), 3)}
-		if w == writers/2 {
-			msgs[1].ID = "taken"
-		} else {
-			want = append(want, msgs[0].ID, msgs[1].ID)
-		}
-		wg.Go(func() { errs[w] = a.Append(ctx, msgs) })
-	}
-	storagetest.WaitFor(t, "the writers queue", func() bool { return len(s.batchq) == writers })
-	release()
-	wg.Wait()
-
-	if plugErr != nil {
-		t.Errorf("plug: Append: %v", plugErr)
-	}
-	for w, err := range errs {
-		if w == writers/2 {
-			if !errors.Is(err, storage.ErrExists) {
-				t.Errorf("writer %d: Append = %v, want ErrExists", w, err)
-			}
-		} else if err != nil {
-			t.Errorf("writer %d: Append: %v", w, err)
-		}
-	}
-	if n := s.batches.Load() - before; n != 2 {
-		t.Errorf("%d batch transactions, want 2 (the plug, then the writers together)", n)
-	}
-	got := storagetest.ArchiveIDs(t, s.Archive(), "juliet")
-	if len(got) != 1+len(want) || got[0] != "taken" {
-		t.Fatalf("juliet's archive = %q, want taken and %q in some order", got, want)
-	}
-	slices.Sort(want)
-	if rest := slices.Sorted(slices.Values(got[1:])); !slices.Equal(rest, want) {
-		t.Errorf("juliet's archive = %q, want %q", rest, want)
-	}
-	for w := range writers { // each writer's messages in its order
-		ia, ib := slices.Index(got, fmt.Sprintf("w%d-a", w)), slices.Index(got, fmt.Sprintf("w%d-b", w))
-		if w != writers/2 && ia > ib {
-			t.Errorf("writer %d's messages out of order: %q", w, got)
-		}
-	}
+	storagetest.TestGroupCommitBatch(t, s, storagetest.GroupCommit{
+		Plug:    func(t *testing.T) func() { return plug(t, s, "plug") },
+		Batches: s.batches.Load,
+		Queued:  func() int { return len(s.batchq) },
+	})
 }
 
 // TestGroupCommitContext checks that a caller waiting for the committer

@@ -3,10 +3,8 @@ package sqlite
 import (
 	"context"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -74,77 +72,27 @@ func TestGroupCommitSavepoints(t *testing.T) {
 	}
 }
 
-// TestGroupCommitConcurrent holds the writer connection while concurrent
-// appends queue, so that they are committed as one batch, one of them
-// failing with a duplicate ID: the others succeed.
+// TestGroupCommitConcurrent: concurrent appends queue while a
+// transaction holds the writer pool's one connection (the committer blocks
+// in BEGIN with the plug), and are committed as one batch
+// (storagetest.TestGroupCommitBatch).
 func TestGroupCommitConcurrent(t *testing.T) {
-	const writers = 16
-	ctx := context.Background()
 	s := openTest(t, filepath.Join(t.TempDir(), "mote.db"))
-	a := s.Archive()
-	if err := a.Append(ctx, []storage.ArchivedMessage{storagetest.Archived("juliet", "taken", 0)}); err != nil {
-		t.Fatalf("Append: %v", err)
-	}
-
-	// Take the writer pool's one connection: the committer blocks in
-	// BEGIN with the first request it takes (the plug), and the others
-	// queue behind it.
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatalf("BeginTx: %v", err)
-	}
-	before := s.batches.Load()
-	var wg sync.WaitGroup
-	var plugErr error
-	wg.Go(func() { plugErr = a.Append(ctx, []storage.ArchivedMessage{storagetest.Archived("juliet", "plug", 1)}) })
-	storagetest.WaitFor(t, "the committer takes the plug", func() bool { return s.batches.Load() == before+1 })
-
-	errs := make([]error, writers)
-	var want []string
-	for w := range writers {
-		msgs := []storage.ArchivedMessage{storagetest.Archived("juliet", fmt.Sprintf("w%d-a", w), 2), storagetest.Archived("juliet", fmt.Sprintf("w%d-b", w), 3)}
-		if w == writers/2 {
-			msgs[1].ID = "taken"
-		} else {
-			want = append(want, msgs[0].ID, msgs[1].ID)
-		}
-		wg.Go(func() { errs[w] = a.Append(ctx, msgs) })
-	}
-	storagetest.WaitFor(t, "the writers queue", func() bool { return len(s.batchq) == writers })
-	if err := tx.Rollback(); err != nil {
-		t.Fatalf("Rollback: %v", err)
-	}
-	wg.Wait()
-
-	if plugErr != nil {
-		t.Errorf("plug: Append: %v", plugErr)
-	}
-	for w, err := range errs {
-		if w == writers/2 {
-			if !errors.Is(err, storage.ErrExists) {
-				t.Errorf("writer %d: Append = %v, want ErrExists", w, err)
+	storagetest.TestGroupCommitBatch(t, s, storagetest.GroupCommit{
+		Plug: func(t *testing.T) func() {
+			tx, err := s.w.BeginTx(context.Background(), nil)
+			if err != nil {
+				t.Fatalf("BeginTx: %v", err)
 			}
-		} else if err != nil {
-			t.Errorf("writer %d: Append: %v", w, err)
-		}
-	}
-	if n := s.batches.Load() - before; n != 2 {
-		t.Errorf("%d batch transactions, want 2 (the plug, then the writers together)", n)
-	}
-	got := storagetest.ArchiveIDs(t, s.Archive(), "juliet")
-	if len(got) != 2+len(want) || got[0] != "taken" || got[1] != "plug" {
-		t.Fatalf("juliet's archive = %q, want taken, plug and %q in some order", got, want)
-	}
-	slices.Sort(want)
-	if rest := slices.Sorted(slices.Values(got[2:])); !slices.Equal(rest, want) {
-		t.Errorf("juliet's archive after the plug = %q, want %q", rest, want)
-	}
-	for w := range writers { // each writer's messages in its order
-		ia, ib := slices.Index(got, fmt.Sprintf("w%d-a", w)), slices.Index(got, fmt.Sprintf("w%d-b", w))
-		if w != writers/2 && ia > ib {
-			t.Errorf("writer %d's messages out of order: %q", w, got)
-		}
-	}
+			return func() {
+				if err := tx.Rollback(); err != nil {
+					t.Fatalf("Rollback: %v", err)
+				}
+			}
+		},
+		Batches: s.batches.Load,
+		Queued:  func() int { return len(s.batchq) },
+	})
 }
 
 // TestGroupCommitClose checks that a write after Close fails instead of
